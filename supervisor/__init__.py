@@ -1,0 +1,3 @@
+"""soulfra-supervisor: a self-healing supervisor daemon."""
+
+__version__ = "0.1.0"

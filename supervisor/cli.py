@@ -1,0 +1,165 @@
+"""Command line: run, check, validate, schema, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from supervisor import __version__
+from supervisor.config import ConfigError, json_schema, load_config
+from supervisor.settings import Settings
+
+EXIT = {"healthy": 0, "degraded": 1, "critical": 2}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("config", "host", "port", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for e in exc.errors():
+            print(f"setting {'.'.join(map(str, e['loc']))}: {e['msg']}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from supervisor.daemon import Daemon
+    from supervisor.log import setup_logging
+
+    settings = _settings(args)
+    setup_logging(settings.error_log_level, settings.log_format)
+    try:
+        daemon = Daemon(settings)
+    except ConfigError as exc:
+        print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
+        return 1
+    asyncio.run(daemon.run())
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path = args.file or str(Settings().config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    n = len(cfg.error_monitoring.services)
+    print(f"{path}: valid ({n} service{'s' if n != 1 else ''})")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from supervisor.daemon import build_checks
+    from supervisor.events import EventBus
+    from supervisor.http_client import close_shared_session
+    from supervisor.overview import overall_status
+    from supervisor.state import StateTracker, Thresholds
+
+    settings = _settings(args)
+    try:
+        cfg = load_config(settings.config, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    async def run_all() -> tuple[list[tuple[str, Any]], str]:
+        tracker = StateTracker(EventBus())
+        rows = []
+        try:
+            for name, svc in cfg.error_monitoring.services.items():
+                if not svc.enabled:
+                    continue
+                tracker.add(name, Thresholds(1, 1), svc.critical)
+                results = await asyncio.gather(*(c.run() for c in build_checks(name, svc)))
+                tracker.record(name, list(results))
+                rows += [(name, r) for r in results]
+        finally:
+            await close_shared_session()
+        return rows, overall_status(list(tracker.services.values()))
+
+    rows, status = asyncio.run(run_all())
+    print(f"{'SERVICE':<24} {'CHECK':<16} {'RESULT':<18} {'MS':>7}  MESSAGE")
+    for name, r in rows:
+        print(f"{name:<24} {r.check:<16} {r.kind!s:<18} {r.latency_ms:>7.0f}  {r.message}")
+    print(f"overall: {status}")
+    return EXIT[status]
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    settings = _settings(args)
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    try:
+        with urllib.request.urlopen(f"{url}/api/monitoring/health", timeout=5) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:  # 503 still carries the body
+        body = json.loads(exc.read())
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"daemon not reachable at {url}: {exc}", file=sys.stderr)
+        return 3
+    print(f"{'SERVICE':<24} {'STATUS':<12} {'MS':>6}")
+    for name, s in body["services"].items():
+        rt = "" if s.get("responseTime") is None else s["responseTime"]
+        print(f"{name:<24} {s['status']:<12} {rt:>6}")
+    print(f"overall: {body['status']}  uptime: {body['uptime']}  "
+          f"recent errors: {body['recentErrors']}  auto recoveries: {body['autoRecoveries']}")
+    return EXIT.get(body["status"], 2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="soulfra-supervisor",
+                                description="A self-healing supervisor daemon.")
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_settings(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", type=Path, help="services.json (env SOULFRA_CONFIG)")
+        sp.add_argument("--host", help="API address (env SOULFRA_HOST, default 127.0.0.1)")
+        sp.add_argument("--port", type=int, help="API port (env SOULFRA_PORT, default 3001)")
+        sp.add_argument("--data-dir", type=Path, help="where data is stored "
+                                                      "(env SOULFRA_DATA_DIR, default ./data)")
+
+    run = sub.add_parser("run", help="run the daemon")
+    with_settings(run)
+    run.set_defaults(fn=cmd_run)
+    check = sub.add_parser("check", help="run every check once; exit 0 healthy, 1 degraded, "
+                                         "2 critical")
+    with_settings(check)
+    check.set_defaults(fn=cmd_check)
+    val = sub.add_parser("validate", help="validate a services.json; exit 1 if invalid")
+    val.add_argument("file", nargs="?")
+    val.set_defaults(fn=cmd_validate)
+    sch = sub.add_parser("schema", help="print the JSON Schema of services.json")
+    sch.set_defaults(fn=cmd_schema)
+    st = sub.add_parser("status", help="ask the running daemon")
+    with_settings(st)
+    st.add_argument("--url", help="the daemon's API, e.g. http://127.0.0.1:3001")
+    st.set_defaults(fn=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""The daemon: wires config, checks, state, recovery, store and API together, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+
+import health_checks
+from health_checks.base import CheckKind, CheckResult, HealthCheck
+from supervisor.config import load_config
+from supervisor.events import Event, EventBus
+from supervisor.http_client import close_shared_session
+from supervisor.incidents import IncidentRecorder
+from supervisor.processes import ProcessManager
+from supervisor.recovery import RecoveryManager
+from supervisor.scheduler import Scheduler, ServiceRuntime
+from supervisor.settings import Settings
+from supervisor.state import StateTracker, Thresholds
+from supervisor.store import Store
+
+
+def build_checks(name: str, svc: Any) -> list[HealthCheck]:
+    return [health_checks.registry.get(c.type)(c, name) for c in svc.checks]
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config: Any | None = None) -> None:
+        self.settings = settings
+        self.config = config if config is not None else load_config(settings.config, settings)
+        self.data_dir = Path(settings.data_dir)
+        self.started_at = time.time()
+        self.bus = EventBus()
+        self.tracker = StateTracker(self.bus)
+        self.store = Store(self.data_dir / "supervisor.db")
+        self.processes = ProcessManager(self.data_dir / "logs", self._process_exited)
+        self.scheduler = Scheduler(self.tracker, self.bus, settings.max_concurrent_checks)
+        self.recovery = RecoveryManager(
+            bus=self.bus, tracker=self.tracker, scheduler=self.scheduler, store=self.store,
+            processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
+            data_dir=str(self.data_dir))
+        self.incidents = IncidentRecorder(self.store, self.tracker)
+        self.api_url = ""
+        self._runner: web.AppRunner | None = None
+        self._stop = asyncio.Event()
+
+    @property
+    def services(self) -> dict[str, Any]:
+        return dict(self.config.error_monitoring.services)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.store.open()
+        self.bus.subscribe("incidents", self.incidents.on_event,
+                           types={"state_changed", "recovery_finished", "recovery_skipped"})
+        self.bus.subscribe("recovery", self.recovery.on_event, types={"state_changed"})
+        self.bus.subscribe("log", self._log_event,
+                           types={"state_changed", "recovery_started", "recovery_finished",
+                                  "gave_up", "check_error"})
+        await self.bus.start()
+        self._apply(self.config)
+        await self._autostart()
+        if self.settings.error_monitoring_enabled:
+            self.scheduler.start_all()
+        await self._start_api()
+
+    def _apply(self, config: Any) -> None:
+        em = config.error_monitoring
+        enabled = {n: s for n, s in em.services.items() if s.enabled}
+        for name, svc in enabled.items():
+            self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
+                             svc.critical)
+            self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
+                                              build_checks(name, svc)), start=False)
+        self.recovery.configure(enabled, em.recovery)
+
+    async def _autostart(self) -> None:
+        """Adopt processes whose pidfile names a live pid; start those that don't answer."""
+        for name, svc in self.services.items():
+            spec = svc.restart
+            if spec is None or not svc.enabled:
+                continue
+            pid = self.processes.pid_of(name, spec)
+            if pid is not None:
+                self.processes.adopt(name, pid)
+                continue
+            if not spec.auto_start:
+                continue
+            checks = self.scheduler.services[name].checks
+            results = await asyncio.gather(*(c.run() for c in checks))
+            if not all(r.ok for r in results):
+                try:
+                    await self.processes.start(name, spec)
+                except OSError as exc:
+                    logger.error("cannot start {}: {}", name, exc)
+
+    async def _start_api(self) -> None:
+        from supervisor.api import create_app
+
+        self._runner = web.AppRunner(create_app(self), access_log=None,
+                                     handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        port = server.sockets[0].getsockname()[1] if server and server.sockets else \
+            self.settings.port
+        self.api_url = f"http://{self.settings.host}:{port}"
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        logger.info("soulfra-supervisor {} watching {} service(s)", self.api_url,
+                    len(self.services))
+        print(f"API listening on {self.api_url}  (try: curl {self.api_url}/api/monitoring/health)",
+              flush=True)
+        print(f"Data stored in {self.data_dir.resolve()}", flush=True)
+        await self._stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        logger.info("shutting down")
+        await self.scheduler.stop()
+        await self.recovery.stop()
+        specs = {n: s.restart for n, s in self.services.items() if s.restart is not None}
+        await self.processes.shutdown(specs)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.bus.drain()
+        await self.store.close()
+        await close_shared_session()
+
+    # -- push signals -----------------------------------------------------------------------
+    def _process_exited(self, service: str, pid: int, code: int | None) -> None:
+        if code is None:
+            how = "exited"
+        elif code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
+        result = CheckResult(kind=CheckKind.PROCESS_EXITED, message=f"process {pid} {how}",
+                             check="process", check_type="process",
+                             details={"pid": pid, "code": code})
+        self.tracker.signal_failure(service, result)
+
+    async def _log_event(self, event: Event) -> None:
+        log = logger.bind(correlation_id=event.correlation_id or "")
+        d = event.data
+        if event.type == "state_changed":
+            log.info("{}: {} -> {} ({})", event.service, d["previous"], d["state"],
+                     d.get("reason", ""))
+        elif event.type == "recovery_started":
+            log.info("{}: recovery {} started ({})", event.service, d["id"], d["action"])
+        elif event.type == "recovery_finished":
+            log.info("{}: recovery {} {}: {}", event.service, d["id"], d["status"],
+                     d.get("message", ""))
+        elif event.type == "gave_up":
+            log.error("{}: gave up: {}", event.service, d.get("reason", ""))
+        elif event.type == "check_error":
+            log.error("{}: check {} crashed: {}", event.service, d.get("check"),
+                      d.get("message"))

@@ -1,0 +1,43 @@
+"""Settings from the environment: the platform's variable names, and SOULFRA_* for the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept the platform's name as written and with the SOULFRA_ prefix."""
+    return AliasChoices(name, f"SOULFRA_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOULFRA_", extra="ignore",
+                                      populate_by_name=True)
+
+    # The platform's names (SPEC §5).
+    error_monitoring_enabled: bool = Field(True, validation_alias=_env("ERROR_MONITORING_ENABLED"))
+    error_log_level: str = Field("info", validation_alias=_env("ERROR_LOG_LEVEL"))
+    auto_recovery_enabled: bool = Field(True, validation_alias=_env("AUTO_RECOVERY_ENABLED"))
+    health_check_interval: float = Field(30000, gt=0, validation_alias=_env("HEALTH_CHECK_INTERVAL"),
+                                         description="Default check interval in ms.")
+    max_recovery_attempts: int = Field(3, ge=1, validation_alias=_env("MAX_RECOVERY_ATTEMPTS"))
+    error_webhook_url: SecretStr | None = Field(None, validation_alias=_env("ERROR_WEBHOOK_URL"))
+    monitoring_overhead_limit: float = Field(5, gt=0,
+                                             validation_alias=_env("MONITORING_OVERHEAD_LIMIT"))
+    error_retention_days: int = Field(7, ge=1, validation_alias=_env("ERROR_RETENTION_DAYS"))
+    health_report_frequency: float = Field(3600000, gt=0,
+                                           validation_alias=_env("HEALTH_REPORT_FREQUENCY"))
+
+    # Our own, as SOULFRA_<NAME>.
+    config: Path = Path("services.json")
+    host: str = "127.0.0.1"
+    port: int = Field(3001, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    api_token: SecretStr | None = None
+    max_concurrent_checks: int = Field(200, ge=1)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    uptime_window_hours: float = Field(24, gt=0)

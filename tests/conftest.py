@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import DaemonProcess, kill_tree
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """Start daemons for a test; every one, and every process it started, is stopped after."""
+    started: list[DaemonProcess] = []
+
+    def make(config: dict[str, Any], env: dict[str, str] | None = None,
+             start: bool = True, subdir: str = "") -> DaemonProcess:
+        where = tmp_path / subdir if subdir else tmp_path
+        where.mkdir(parents=True, exist_ok=True)
+        d = DaemonProcess(where, config, env)
+        started.append(d)
+        return d.start() if start else d
+
+    yield make
+    for d in started:
+        d.stop()
+    for pid_file in tmp_path.rglob("*.pid"):
+        try:
+            kill_tree(int(pid_file.read_text().split()[0]))
+        except (ValueError, OSError):
+            pass
