@@ -17,6 +17,7 @@ from health_checks.base import CheckKind, CheckResult
 from supervisor import __version__
 from supervisor.errors import RECOVERY_FAILED, Classification, classify_result
 from supervisor.events import Event
+from supervisor.redaction import redact, redact_text
 from supervisor.state import State, StateTracker
 from supervisor.store import Store
 
@@ -104,9 +105,9 @@ class IncidentRecorder:
         now = at or time.time()
         row = {"id": error_id, "created_at": now, "updated_at": now, "type": c.type,
                "category": str(c.category), "level": str(c.level), "severity": str(c.severity),
-               "service": service, "check_name": check, "message": message,
+               "service": service, "check_name": check, "message": redact_text(message),
                "correlation_id": correlation_id,
-               "context": {**context, "environment": environment(), "recoveries": []}}
+               "context": redact({**context, "environment": environment(), "recoveries": []})}
         await self.store.insert_error(row)
         logger.bind(correlation_id=correlation_id).warning(
             "error {} [{}/{}] {}: {}", error_id, c.category, c.severity, service, message)
@@ -140,7 +141,7 @@ class IncidentRecorder:
         if append_recovery is not None:
             context.setdefault("recoveries", []).append(append_recovery)
         context.update({k: v for k, v in fields.items() if v is not None})
-        await self.store.update_error(error_id, context=context)
+        await self.store.update_error(error_id, context=redact(context))
 
 
 def _result_from_dict(d: dict[str, Any]) -> CheckResult:

@@ -10,6 +10,8 @@ from typing import Any
 
 from loguru import logger
 
+from supervisor.redaction import redact, redact_text
+
 TEXT_FORMAT = ("<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
                "<cyan>{name}</cyan> {message}"
                "<dim>{extra[correlation_id]}</dim>")
@@ -37,9 +39,15 @@ def _json_sink(message: Any) -> None:
     sys.stderr.write(json.dumps(line, default=str) + "\n")
 
 
+def _redact_record(record: Any) -> None:
+    """Mask secrets in every message and bound value before any sink sees them."""
+    record["message"] = redact_text(record["message"])
+    record["extra"].update(redact(dict(record["extra"])))
+
+
 def setup_logging(level: str = "info", fmt: str = "auto") -> None:
     logger.remove()
-    logger.configure(extra={"correlation_id": ""})
+    logger.configure(extra={"correlation_id": ""}, patcher=_redact_record)
     serialize = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     if serialize:
         logger.add(_json_sink, level=level.upper(), diagnose=False, backtrace=False)
