@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import DaemonProcess, kill_tree
+from tests.servers import MosquittoServer, RedisServer
 
 
 @pytest.fixture
@@ -30,3 +31,19 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
             kill_tree(int(pid_file.read_text().split()[0]))
         except (ValueError, OSError):
             pass
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free port, killed when the test ends."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def mosquitto_server(tmp_path: Path) -> Iterator[MosquittoServer]:
+    """A real mosquitto broker on a free port, killed when the test ends."""
+    server = MosquittoServer(tmp_path / "mosquitto").start()
+    yield server
+    server.kill()
