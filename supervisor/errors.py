@@ -87,6 +87,8 @@ _BY_RESOURCE: dict[str, Classification] = {
                              Severity.HIGH),
     "fds": Classification("fd_pressure", Category.FILE_DESCRIPTORS_EXHAUSTED, Level.SYSTEM,
                           Severity.HIGH),
+    "queue": Classification("queue_backlog", Category.WORK_STALLED, Level.SERVICE,
+                            Severity.MEDIUM),
 }
 
 RECOVERY_FAILED = Classification("recovery_failed", Category.RECOVERY_FAILED, Level.SERVICE,
