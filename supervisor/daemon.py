@@ -17,6 +17,7 @@ from supervisor.config import load_config
 from supervisor.events import Event, EventBus
 from supervisor.http_client import close_shared_session
 from supervisor.incidents import IncidentRecorder
+from supervisor.metrics import Metrics
 from supervisor.processes import ProcessManager
 from supervisor.recovery import RecoveryManager
 from supervisor.scheduler import Scheduler, ServiceRuntime
@@ -45,6 +46,7 @@ class Daemon:
             processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
             data_dir=str(self.data_dir))
         self.incidents = IncidentRecorder(self.store, self.tracker)
+        self.metrics = Metrics(self.bus, self.tracker)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
@@ -62,6 +64,7 @@ class Daemon:
         self.bus.subscribe("log", self._log_event,
                            types={"state_changed", "recovery_started", "recovery_finished",
                                   "gave_up", "check_error"})
+        self.metrics.start(self.scheduler)
         await self.bus.start()
         self._apply(self.config)
         await self._autostart()
@@ -136,6 +139,7 @@ class Daemon:
         await self.processes.shutdown(specs)
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.metrics.stop()
         await self.bus.drain()
         await self.store.close()
         await close_shared_session()

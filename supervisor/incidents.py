@@ -109,6 +109,11 @@ class IncidentRecorder:
                "correlation_id": correlation_id,
                "context": redact({**context, "environment": environment(), "recoveries": []})}
         await self.store.insert_error(row)
+        # For metrics (errors by category) and the event stream; no context: it can be large.
+        self.tracker.bus.publish("error_recorded", service, correlation_id,
+                                 error=error_to_api({**row, "recovered": 0,
+                                                     "recovery_time_ms": None,
+                                                     "status": "pending"}))
         logger.bind(correlation_id=correlation_id).warning(
             "error {} [{}/{}] {}: {}", error_id, c.category, c.severity, service, message)
         return error_id

@@ -129,3 +129,17 @@ class Scheduler:
         if self.on_check is not None:
             self.on_check(rt.name, result)
         return result
+
+
+def add_check_hook(scheduler: Scheduler, hook: Callable[[str, CheckResult], None]) -> None:
+    """Call `hook` with every check result, after any hook already installed."""
+    previous = scheduler.on_check
+    if previous is None:
+        scheduler.on_check = hook
+        return
+
+    def both(service: str, result: CheckResult) -> None:
+        previous(service, result)
+        hook(service, result)
+
+    scheduler.on_check = both

@@ -50,9 +50,13 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 def create_app(daemon: Daemon) -> web.Application:
     from supervisor.api import errors, health, recover, services
+    from supervisor.api import dashboard, metrics, openapi, stream
 
     app = web.Application(middlewares=[json_errors, require_token], client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     for module in (health, errors, recover, services):
         app.add_routes(module.routes)
+    for module in (stream, metrics, openapi, dashboard):
+        app.add_routes(module.routes)
+    stream.setup(app, daemon)
     return app

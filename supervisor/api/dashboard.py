@@ -1,0 +1,25 @@
+"""GET /: the dashboard, static files from supervisor/dashboard/ (no build step, no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+NO_CACHE = {"Cache-Control": "no-cache"}  # an upgraded daemon serves its own page at once
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(DASHBOARD / "index.html", headers=NO_CACHE)
+
+
+@routes.get("/dashboard/{file:[a-z]+\\.(?:js|css)}")
+async def asset(request: web.Request) -> web.FileResponse:
+    path = DASHBOARD / request.match_info["file"]
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers=NO_CACHE)

@@ -1,0 +1,191 @@
+"""GET /api/monitoring/openapi.json: an OpenAPI 3.1 document of every route.
+
+Adding an endpoint? Add one entry to PATHS below (tests/test_openapi.py fails, and prints the
+entry to paste, when a route of the app is missing here or an entry names no route). Path
+parameters (`{name}`) are filled in from the path; give query parameters, a request body
+(a pydantic model or a JSON schema) and the answers with their status codes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from supervisor import __version__
+from supervisor.api.recover import RecoverRequest
+
+routes = web.RouteTableDef()
+
+JSON = "application/json"
+Op = dict[str, Any]
+Body = type[BaseModel] | dict[str, Any]
+
+
+def op(summary: str, *, description: str = "", tag: str = "monitoring",
+       query: dict[str, str] | None = None, body: Body | None = None,
+       responses: dict[int, str] | None = None, content: str = JSON,
+       headers: dict[str, str] | None = None) -> Op:
+    """One operation: `query` and `headers` map a name to its description, `responses` a
+    status code to what it means; the first 2xx answer is of type `content`."""
+    out: Op = {"summary": summary, "tags": [tag]}
+    if description:
+        out["description"] = description
+    params = [{"name": n, "in": "query", "required": False, "description": d,
+               "schema": {"type": "string"}} for n, d in (query or {}).items()]
+    params += [{"name": n, "in": "header", "required": False, "description": d,
+                "schema": {"type": "string"}} for n, d in (headers or {}).items()]
+    if params:
+        out["parameters"] = params
+    if body is not None:
+        schema = body.model_json_schema(by_alias=True) if isinstance(body, type) else body
+        out["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+    answers: dict[str, Any] = {}
+    for code, text in (responses or {200: "OK"}).items():
+        if 200 <= code < 300 and not any(k.startswith("2") for k in answers):
+            answers[str(code)] = {"description": text, "content": {content: {}}}
+        elif code >= 400:
+            answers[str(code)] = {"description": text, "content": {JSON: {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}
+        else:
+            answers[str(code)] = {"description": text}
+    out["responses"] = answers
+    return out
+
+
+# -- the endpoints --------------------------------------------------------------------------
+PATHS: dict[str, dict[str, Op]] = {
+    "/api/monitoring/health": {
+        "get": op("Overall status, every service's state, recent errors and uptime "
+                  "(SPEC shape)", responses={200: "healthy or degraded", 503: "critical"}),
+    },
+    "/api/monitoring/errors": {
+        "get": op("Stored errors with a summary (SPEC shape)",
+                  query={"since": "30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)",
+                         "service": "only this service", "limit": "1-1000 (default 100)"},
+                  responses={200: "errors and summary", 422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/errors/{id}": {
+        "get": op("One error with its full context (check result, environment, recoveries)",
+                  responses={200: "the error", 404: "no such error"}),
+    },
+    "/api/monitoring/recover": {
+        "post": op("Start a recovery (or only plan it with dryRun)", body=RecoverRequest,
+                   headers={"X-Requested-By": "who asked (stored with the recovery)"},
+                   responses={202: "recovery started (or already running)",
+                              200: "dry run: the plan, nothing done",
+                              400: "body is not JSON", 401: "missing or wrong API token",
+                              404: "unknown target", 409: "no step for that action",
+                              422: "a field is invalid"}),
+    },
+    "/api/monitoring/recoveries/{id}": {
+        "get": op("Progress and outcome of a recovery",
+                  responses={200: "the recovery", 404: "no such recovery"}),
+    },
+    "/api/monitoring/services": {
+        "get": op("Current state of every service"),
+    },
+    "/api/monitoring/services/{name}": {
+        "get": op("One service: state, last results, thresholds, recent recoveries",
+                  responses={200: "the service", 404: "unknown service"}),
+    },
+    "/api/monitoring/events": {
+        "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",
+                  description="Each event has `id: BOOT-N` and `event: <type>`; reconnect "
+                              "with Last-Event-ID to resume. See docs/api.md.",
+                  tag="live", content="text/event-stream",
+                  query={"types": "comma-separated event types to receive (check_result "
+                                  "only when named)",
+                         "lastEventId": "resume after this id (like Last-Event-ID)",
+                         "heartbeat": "seconds between heartbeat comments (1-300, default 15)"},
+                  headers={"Last-Event-ID": "resume after this event id"},
+                  responses={200: "the stream", 422: "invalid Last-Event-ID or heartbeat",
+                             503: "shutting down"}),
+    },
+    "/api/monitoring/openapi.json": {
+        "get": op("This document", tag="meta"),
+    },
+    "/metrics": {
+        "get": op("Prometheus metrics", tag="live",
+                  content="text/plain; version=0.0.4; charset=utf-8"),
+    },
+    "/": {
+        "get": op("The dashboard", tag="dashboard", content="text/html"),
+    },
+    "/dashboard/{file}": {
+        "get": op("The dashboard's script and style sheet", tag="dashboard",
+                  content="text/javascript",
+                  responses={200: "the file", 404: "no such file"}),
+    },
+}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error", "status"],
+    "properties": {
+        "error": {"type": "string", "description": "what went wrong, for a person"},
+        "status": {"type": "integer"},
+        "field": {"type": "string", "description": "the field at fault, when one is"},
+        "problems": {"type": "array", "items": {
+            "type": "object", "properties": {"field": {"type": "string"},
+                                             "message": {"type": "string"}}}},
+    },
+}
+
+_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+
+
+def normalise(path: str) -> str:
+    """aiohttp's `{file:regex}` → OpenAPI's `{file}`."""
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, ops in PATHS.items():
+        names = _PARAM.findall(path)
+        entry: dict[str, Any] = {}
+        for method, operation in ops.items():
+            operation = dict(operation)
+            if names:
+                operation["parameters"] = [
+                    {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for n in names] + operation.get("parameters", [])
+            if method != "get":
+                operation["security"] = [{"bearer": []}, {}]
+            entry[method] = operation
+        paths[path] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "soulfra-supervisor", "version": __version__,
+                 "description": "Self-healing supervisor daemon. Times in bodies are "
+                                "milliseconds. State-changing requests need "
+                                "`Authorization: Bearer <token>` when a token is configured."},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def app_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD left out (aiohttp adds it to GET)."""
+    found = set()
+    for route in app.router.routes():
+        if route.method in ("HEAD", "OPTIONS") or route.resource is None:
+            continue
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("formatter") or route.resource.canonical
+        found.add((route.method.lower(), normalise(path)))
+    return found
+
+
+def documented() -> set[tuple[str, str]]:
+    return {(m, p) for p, ops in PATHS.items() for m in ops}
+
+
+@routes.get("/api/monitoring/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
