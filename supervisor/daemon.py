@@ -19,6 +19,8 @@ from supervisor.http_client import close_shared_session
 from supervisor.incidents import IncidentRecorder
 from supervisor.metrics import Metrics
 from supervisor.processes import ProcessManager
+from supervisor.push.board import board as heartbeat_board
+from supervisor.push.hub import PushHub
 from supervisor.recovery import RecoveryManager
 from supervisor.scheduler import Scheduler, ServiceRuntime
 from supervisor.settings import Settings
@@ -47,9 +49,11 @@ class Daemon:
             data_dir=str(self.data_dir))
         self.incidents = IncidentRecorder(self.store, self.tracker)
         self.metrics = Metrics(self.bus, self.tracker)
+        self.push = PushHub(heartbeat_board, self.tracker.signal_failure, self._signs_of_life)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
+        self._rechecks: set[asyncio.Task[list[CheckResult]]] = set()
 
     @property
     def services(self) -> dict[str, Any]:
@@ -67,6 +71,7 @@ class Daemon:
         self.metrics.start(self.scheduler)
         await self.bus.start()
         self._apply(self.config)
+        await self.push.start()
         await self._autostart()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
@@ -134,6 +139,7 @@ class Daemon:
     async def shutdown(self) -> None:
         logger.info("shutting down")
         await self.scheduler.stop()
+        await self.push.stop()
         await self.recovery.stop()
         specs = {n: s.restart for n, s in self.services.items() if s.restart is not None}
         await self.processes.shutdown(specs)
@@ -156,6 +162,13 @@ class Daemon:
                              check="process", check_type="process",
                              details={"pid": pid, "code": code})
         self.tracker.signal_failure(service, result)
+
+    def _signs_of_life(self, service: str) -> None:
+        """A service that was failing for silence pushed again: check it now, not next poll."""
+        if service in self.scheduler.services:
+            task = asyncio.get_running_loop().create_task(self.scheduler.run_service(service))
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
 
     async def _log_event(self, event: Event) -> None:
         log = logger.bind(correlation_id=event.correlation_id or "")

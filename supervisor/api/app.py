@@ -49,12 +49,12 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    from supervisor.api import errors, health, recover, services
+    from supervisor.api import errors, health, heartbeat, recover, services
     from supervisor.api import dashboard, metrics, openapi, stream
 
     app = web.Application(middlewares=[json_errors, require_token], client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    for module in (health, errors, recover, services):
+    for module in (health, errors, recover, services, heartbeat):
         app.add_routes(module.routes)
     for module in (stream, metrics, openapi, dashboard):
         app.add_routes(module.routes)

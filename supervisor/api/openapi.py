@@ -55,6 +55,11 @@ def op(summary: str, *, description: str = "", tag: str = "monitoring",
     return out
 
 
+HEARTBEAT_BODY: dict[str, Any] = {
+    "type": "object", "description": "Optional. Counters by name; `message` is free text.",
+    "properties": {"message": {"type": "string", "maxLength": 500}},
+    "additionalProperties": {"type": "number"}}
+
 # -- the endpoints --------------------------------------------------------------------------
 PATHS: dict[str, dict[str, Op]] = {
     "/api/monitoring/health": {
@@ -90,6 +95,20 @@ PATHS: dict[str, dict[str, Op]] = {
     "/api/monitoring/services/{name}": {
         "get": op("One service: state, last results, thresholds, recent recoveries",
                   responses={200: "the service", 404: "unknown service"}),
+    },
+    "/api/monitoring/heartbeat/{service}": {
+        "post": op("A service's sign of life (dead man's switch), with optional progress "
+                   "counters", body=HEARTBEAT_BODY, tag="push",
+                   responses={200: "recorded; the next deadline", 400: "body is not JSON",
+                              401: "missing or wrong API token", 404: "unknown service",
+                              422: "a counter is not a number"}),
+    },
+    "/api/monitoring/heartbeat/{service}/{event}": {
+        "post": op("A long job's start, finish, or failure (event: start, finish, fail)",
+                   body=HEARTBEAT_BODY, tag="push",
+                   responses={200: "recorded", 400: "body is not JSON",
+                              401: "missing or wrong API token", 404: "unknown service",
+                              422: "a counter is not a number"}),
     },
     "/api/monitoring/events": {
         "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",
