@@ -80,7 +80,7 @@ class IncidentRecorder:
             if error_id is not None:
                 await self.store.update_error(error_id, recovery_failed=1)
             await self._insert(service, event.correlation_id, RECOVERY_FAILED,
-                               f"{service}: gave up: {d.get('reason', '')}", None,
+                               f"gave up: {d.get('reason', '')}", None,
                                {"reason": d.get("reason"), "recovery": d.get("recovery")},
                                at=event.at)
         elif state.is_up and previous.is_down and event.correlation_id:
