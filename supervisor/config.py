@@ -25,7 +25,6 @@ from pydantic import (
 
 import health_checks
 import recovery_strategies
-from health_checks.base import CheckConfig
 from recovery_strategies.base import StrategyConfig
 from recovery_strategies.restart_command import ProcessSpec
 from supervisor.settings import Settings

@@ -18,6 +18,7 @@ from supervisor.events import Event, EventBus
 from supervisor.http_client import close_shared_session
 from supervisor.incidents import IncidentRecorder
 from supervisor.metrics import Metrics
+from supervisor.monitoring import Monitoring
 from supervisor.processes import ProcessManager
 from supervisor.push.board import board as heartbeat_board
 from supervisor.push.hub import PushHub
@@ -25,6 +26,7 @@ from supervisor.recovery import RecoveryManager
 from supervisor.scheduler import Scheduler, ServiceRuntime
 from supervisor.settings import Settings
 from supervisor.state import StateTracker, Thresholds
+from supervisor.status import StatusBoard
 from supervisor.store import Store
 
 
@@ -40,7 +42,7 @@ class Daemon:
         self.started_at = time.time()
         self.bus = EventBus()
         self.tracker = StateTracker(self.bus)
-        self.store = Store(self.data_dir / "supervisor.db")
+        self.store = Store(self.data_dir / "supervisor.db", settings.store_max_pending)
         self.processes = ProcessManager(self.data_dir / "logs", self._process_exited)
         self.scheduler = Scheduler(self.tracker, self.bus, settings.max_concurrent_checks)
         self.recovery = RecoveryManager(
@@ -50,6 +52,9 @@ class Daemon:
         self.incidents = IncidentRecorder(self.store, self.tracker)
         self.metrics = Metrics(self.bus, self.tracker)
         self.push = PushHub(heartbeat_board, self.tracker.signal_failure, self._signs_of_life)
+        # GET /api/monitoring/status: every part adds its own section with status.register()
+        self.status = StatusBoard()
+        self.monitoring = Monitoring(self)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
@@ -70,6 +75,7 @@ class Daemon:
                                   "gave_up", "check_error"})
         self.metrics.start(self.scheduler)
         await self.bus.start()
+        await self.monitoring.start()
         self._apply(self.config)
         await self.push.start()
         await self._autostart()
@@ -147,6 +153,7 @@ class Daemon:
             await self._runner.cleanup()
         await self.metrics.stop()
         await self.bus.drain()
+        await self.monitoring.stop()
         await self.store.close()
         await close_shared_session()
 

@@ -15,7 +15,7 @@ from loguru import logger
 
 from health_checks.base import CheckKind, CheckResult
 from supervisor import __version__
-from supervisor.errors import RECOVERY_FAILED, Classification, classify_result
+from supervisor.errors import RECOVERY_FAILED, Classification, classify
 from supervisor.events import Event
 from supervisor.redaction import redact, redact_text
 from supervisor.state import State, StateTracker
@@ -34,6 +34,21 @@ def environment() -> dict[str, Any]:
             "uptimeS": round(time.time() - STARTED, 1)}
 
 
+def error_row(c: Classification, service: str | None, message: str, *,
+              correlation_id: str | None = None, check: str | None = None,
+              context: dict[str, Any] | None = None, at: float | None = None,
+              env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A redacted error row ready for the store: every path that stores an error builds it
+    here, so none can skip redaction."""
+    now = at or time.time()
+    ctx = {**(context or {}), "environment": env or environment()}
+    ctx.setdefault("recoveries", [])
+    return {"id": new_error_id(), "created_at": now, "updated_at": now, "type": c.type,
+            "category": str(c.category), "level": str(c.level), "severity": str(c.severity),
+            "service": service, "check_name": check, "message": redact_text(message),
+            "correlation_id": correlation_id, "context": redact(ctx)}
+
+
 def error_to_api(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
     """A stored error row in the SPEC's shape (times in ms), with more fields when `full`."""
     out = {"id": row["id"], "type": row["type"], "severity": row["severity"],
@@ -41,6 +56,7 @@ def error_to_api(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
            "recovered": bool(row["recovered"]), "recoveryTime": row["recovery_time_ms"],
            "category": row["category"], "level": row["level"], "status": row["status"],
            "check": row["check_name"], "correlationId": row["correlation_id"],
+           "fingerprint": row.get("fingerprint"),
            "timestamp": round(row["created_at"] * 1000)}
     if full:
         out["context"] = row["context"]
@@ -89,7 +105,7 @@ class IncidentRecorder:
     async def record(self, service: str, correlation_id: str, result: CheckResult,
                      at: float | None = None) -> str:
         st = self.tracker.services.get(service)
-        c = classify_result(result, critical_service=bool(st and st.critical))
+        c = classify(result, critical_service=bool(st and st.critical))
         message = result.message or f"{service} is {result.kind}"
         error_id = await self._insert(service, correlation_id, c, message, result.check,
                                       {"result": result.to_dict()}, at=at)
@@ -101,13 +117,9 @@ class IncidentRecorder:
     async def _insert(self, service: str, correlation_id: str | None, c: Classification,
                       message: str, check: str | None, context: dict[str, Any],
                       at: float | None = None) -> str:
-        error_id = new_error_id()
-        now = at or time.time()
-        row = {"id": error_id, "created_at": now, "updated_at": now, "type": c.type,
-               "category": str(c.category), "level": str(c.level), "severity": str(c.severity),
-               "service": service, "check_name": check, "message": redact_text(message),
-               "correlation_id": correlation_id,
-               "context": redact({**context, "environment": environment(), "recoveries": []})}
+        row = error_row(c, service, message, correlation_id=correlation_id, check=check,
+                        context=context, at=at)
+        error_id = str(row["id"])
         await self.store.insert_error(row)
         # For metrics (errors by category) and the event stream; no context: it can be large.
         self.tracker.bus.publish("error_recorded", service, correlation_id,

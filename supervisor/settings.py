@@ -41,3 +41,19 @@ class Settings(BaseSettings):
     max_concurrent_checks: int = Field(200, ge=1)
     log_format: Literal["auto", "json", "text"] = "auto"
     uptime_window_hours: float = Field(24, gt=0)
+
+    # Errors, reports and the daemon's self-watch (docs/errors.md).
+    summary_retention_days: int = Field(30, ge=1, description="Hourly error summaries kept.")
+    retention_interval_s: float = Field(3600, gt=0, description="How often old rows are pruned.")
+    report_window_hours: float = Field(24, gt=0, description="Period a health report covers.")
+    reports_keep: int = Field(48, ge=1)
+    loop_lag_threshold_ms: float = Field(1000, gt=0,
+                                         description="Event-loop lag reported as an error.")
+    store_max_pending: int = Field(20_000, ge=100,
+                                   description="Errors queued for the store before shedding.")
+    fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")
+    log_levels: str = Field("", description="Per-module levels: 'aiohttp=warning,supervisor."
+                                            "scheduler=debug'.")
+    log_file: Path | None = None
+    log_rotation: str = "50 MB"
+    log_retention: str = "7 days"

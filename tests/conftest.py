@@ -47,3 +47,20 @@ def mosquitto_server(tmp_path: Path) -> Iterator[MosquittoServer]:
     server = MosquittoServer(tmp_path / "mosquitto").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs the test can fill up (needs root; skipped where mounting is refused)."""
+    import subprocess
+
+    where = tmp_path / "small-fs"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0777", "tmpfs",
+                           str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -50,7 +50,7 @@ def parse_time(field: str, text: str | None, now: float | None = None) -> float 
         raise BadParam(field, f"{text!r} is neither a duration (30s, 15m, 1h, 7d) nor an "
                               "ISO-8601 time") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
