@@ -67,14 +67,78 @@ PATHS: dict[str, dict[str, Op]] = {
                   "(SPEC shape)", responses={200: "healthy or degraded", 503: "critical"}),
     },
     "/api/monitoring/errors": {
-        "get": op("Stored errors with a summary (SPEC shape)",
+        "get": op("Stored errors with a summary (SPEC shape), filtered, newest first",
+                  description="Cursor pagination: pass `nextCursor` back as `cursor`; rows "
+                              "inserted meanwhile never repeat or skip a row. Filters take "
+                              "comma-separated values. See docs/errors.md.",
                   query={"since": "30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)",
-                         "service": "only this service", "limit": "1-1000 (default 100)"},
-                  responses={200: "errors and summary", 422: "a query parameter is invalid"}),
+                         "until": "a duration back from now or an ISO-8601 time",
+                         "service": "only these services", "severity": "critical,high,...",
+                         "category": "taxonomy categories (NETWORK_TIMEOUT, ...)",
+                         "level": "system, service, data, user, external",
+                         "status": "pending, resolved, ignored, workaround",
+                         "type": "short types (service_timeout, ...)",
+                         "fingerprint": "only this group", "correlationId": "one incident",
+                         "cursor": "nextCursor of the previous page",
+                         "limit": "1-1000 (default 100)"},
+                  responses={200: "errors, summary and nextCursor",
+                             422: "a query parameter is invalid"}),
     },
     "/api/monitoring/errors/{id}": {
-        "get": op("One error with its full context (check result, environment, recoveries)",
+        "get": op("One error with its full context (check result, environment, recoveries, "
+                  "stack, resolution) and its group",
                   responses={200: "the error", 404: "no such error"}),
+        "patch": op("Set an error's resolution status (and its group's)",
+                    body={"type": "object", "required": ["status"], "properties": {
+                        "status": {"enum": ["pending", "resolved", "ignored", "workaround"]},
+                        "note": {"type": "string"}}},
+                    headers={"X-Requested-By": "who resolved it (stored with the error)"},
+                    responses={200: "the error", 401: "missing or wrong API token",
+                               404: "no such error", 422: "a field is invalid"}),
+    },
+    "/api/monitoring/error-groups": {
+        "get": op("Errors grouped by fingerprint: count, first/last seen, status, regression",
+                  query={"status": "pending, resolved, ignored, workaround",
+                         "category": "taxonomy categories", "service": "only this service",
+                         "regressed": "true or false", "since": "last seen since",
+                         "sort": "last_seen (default), count or first_seen",
+                         "limit": "1-1000 (default 100)"},
+                  responses={200: "groups", 422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/error-groups/{fingerprint}": {
+        "patch": op("Set a group's status; its pending errors follow",
+                    body={"type": "object", "required": ["status"], "properties": {
+                        "status": {"enum": ["pending", "resolved", "ignored", "workaround"]},
+                        "note": {"type": "string"}}},
+                    responses={200: "the group", 401: "missing or wrong API token",
+                               404: "no such group", 422: "a field is invalid"}),
+    },
+    "/api/monitoring/status": {
+        "get": op("The daemon's own status: uptime, memory, connections, requests, errors by "
+                  "category, event-loop lag, store health (one section per contributor)"),
+    },
+    "/api/monitoring/performance": {
+        "get": op("Slowest checks and recoveries; average and p95 durations by check type "
+                  "and strategy", query={"since": "recoveries since (default 24h)"},
+                  responses={200: "timings", 422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/trends": {
+        "get": op("Error counts per time bucket and category (from hourly summaries)",
+                  query={"bucket": "1h (default), 6h, 1d: whole hours",
+                         "since": "default 24h", "until": "default now",
+                         "service": "only this service"},
+                  responses={200: "buckets", 422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/reports/latest": {
+        "get": op("The latest health report (JSON; format=markdown for the Markdown one)",
+                  query={"format": "json (default) or markdown"},
+                  responses={200: "the report", 404: "no report written yet"}),
+    },
+    "/api/monitoring/events/recent": {
+        "get": op("The newest events from the in-memory ring buffer, newest first",
+                  query={"limit": "1-ring size (default 100)", "type": "event types",
+                         "service": "only this service"},
+                  responses={200: "events", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/recover": {
         "post": op("Start a recovery (or only plan it with dryRun)", body=RecoverRequest,
