@@ -50,16 +50,17 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 def create_app(daemon: Daemon) -> web.Application:
     from supervisor.api import errors, faults, health, heartbeat, monitoring, recover, services
-    from supervisor.api import dashboard, metrics, openapi, stream
+    from supervisor.api import dashboard, history, metrics, openapi, stream
 
     app = web.Application(middlewares=[monitoring.count_requests, json_errors, require_token],
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     for module in (health, errors, recover, services, heartbeat, monitoring):
         app.add_routes(module.routes)
-    for module in (stream, metrics, openapi, dashboard):
+    for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)
     stream.setup(app, daemon)
+    history.setup(app, daemon)
     if daemon.settings.fault_injection:
         app.add_routes(faults.routes)
     return app

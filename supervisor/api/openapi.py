@@ -179,13 +179,18 @@ PATHS: dict[str, dict[str, Op]] = {
                   description="Each event has `id: BOOT-N` and `event: <type>`; reconnect "
                               "with Last-Event-ID to resume. See docs/api.md.",
                   tag="live", content="text/event-stream",
-                  query={"types": "comma-separated event types to receive (check_result "
-                                  "only when named)",
+                  query={"types": "comma-separated event types to receive; `*` for every "
+                                  "bus event; check_result only when named",
                          "lastEventId": "resume after this id (like Last-Event-ID)",
                          "heartbeat": "seconds between heartbeat comments (1-300, default 15)"},
                   headers={"Last-Event-ID": "resume after this event id"},
                   responses={200: "the stream", 422: "invalid Last-Event-ID or heartbeat",
                              503: "shutting down"}),
+    },
+    "/api/monitoring/history": {
+        "get": op("Each service's latest check results (kind, latency), newest last",
+                  tag="live", query={"limit": "results per service, 1-60 (default 30)"},
+                  responses={200: "results by service", 422: "invalid limit"}),
     },
     "/api/monitoring/openapi.json": {
         "get": op("This document", tag="meta"),

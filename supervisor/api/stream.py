@@ -33,6 +33,7 @@ HEARTBEAT_S = 15
 RETRY_MS = 2000
 CLIENT_QUEUE = 2000
 CHECK_RESULT = "check_result"
+ALL = "*"  # in ?types=: every bus event (e.g. `*,check_result` adds the check results)
 
 
 Item = tuple[int | None, bytes] | None  # (bus id or None, frame); None ends the stream
@@ -44,7 +45,7 @@ class _Client:
         self.queue: asyncio.Queue[Item] = asyncio.Queue(CLIENT_QUEUE)
 
     def wants(self, type_: str) -> bool:
-        if self.types is None:
+        if self.types is None or (ALL in self.types and type_ != CHECK_RESULT):
             return type_ != CHECK_RESULT  # check results only on request: they are many
         return type_ in self.types
 
