@@ -15,7 +15,8 @@ from tests.helpers import services_file
 def _app(tmp_path: Path):
     config = tmp_path / "services.json"
     config.write_text(json.dumps(services_file({})))
-    daemon = Daemon(Settings(config=config, data_dir=tmp_path / "data"))
+    # Every optional route switched on, so that those are checked too.
+    daemon = Daemon(Settings(config=config, data_dir=tmp_path / "data", fault_injection=True))
     return create_app(daemon)
 
 

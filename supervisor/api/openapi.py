@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from supervisor import __version__
+from supervisor.api.faults import Fault
 from supervisor.api.recover import RecoverRequest
 
 routes = web.RouteTableDef()
@@ -191,6 +192,12 @@ PATHS: dict[str, dict[str, Op]] = {
         "get": op("Each service's latest check results (kind, latency), newest last",
                   tag="live", query={"limit": "results per service, 1-60 (default 30)"},
                   responses={200: "results by service", 422: "invalid limit"}),
+    },
+    "/api/monitoring/debug/faults": {
+        "post": op("Inject one of the daemon's own failures, to see it caught. Served only "
+                   "when SOULFRA_FAULT_INJECTION=true", tag="debug", body=Fault,
+                   responses={200: "injected", 401: "missing or wrong API token",
+                              422: "a field is invalid"}),
     },
     "/api/monitoring/openapi.json": {
         "get": op("This document", tag="meta"),
