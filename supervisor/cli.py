@@ -37,7 +37,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from supervisor.log import setup_logging
 
     settings = _settings(args)
-    setup_logging(settings.error_log_level, settings.log_format)
+    try:
+        setup_logging(settings.error_log_level, settings.log_format, settings.log_levels,
+                      settings.log_file, settings.log_rotation, settings.log_retention)
+    except ValueError as exc:
+        print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
+        return 1
     try:
         daemon = Daemon(settings)
     except ConfigError as exc:

@@ -19,6 +19,7 @@ from loguru import logger
 
 from health_checks.base import CheckKind, CheckResult, HealthCheck
 from supervisor.events import EventBus
+from supervisor.redaction import redact, redact_text
 from supervisor.state import State, StateTracker
 
 # A gave_up service is still probed, at this multiple of its interval, to notice it healed.
@@ -126,6 +127,10 @@ class Scheduler:
                 result = check.result(CheckKind.CHECK_ERROR, 0.0,
                                       f"check {check.name} crashed: {exc!r}",
                                       traceback=traceback.format_exc(limit=5))
+        # A result's message often quotes the URL it tried: mask secrets once, here, before
+        # the state, the bus, the store and the API ever hold it.
+        result.message = redact_text(result.message)
+        result.details = redact(result.details)
         if self.on_check is not None:
             self.on_check(rt.name, result)
         return result

@@ -162,7 +162,9 @@ class SelfWatch:
         else:
             self.report(UNHANDLED, message, stack="".join(traceback.format_stack()), **extra)
         # keep the default output too: a human tailing the log sees it where they expect
-        logger.bind(reported=True).error("event loop: {} {}", message, exc if exc else "")
+        logger.bind(reported=True).opt(
+            exception=exc if isinstance(exc, BaseException) else None).error(
+            "event loop: {}", message)
 
     @staticmethod
     def _sink_filter(record: Any) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from loguru import logger
 
 from supervisor.errors import fingerprint
+from supervisor.redaction import redact_text
 from supervisor.write_queue import Op, WriteQueue
 
 T = TypeVar("T")
@@ -522,7 +523,7 @@ class Store:
     async def insert_transition(self, at: float, service: str, previous: str, state: str,
                                 reason: str, correlation_id: str | None) -> None:
         row = {"at": at, "service": service, "previous": previous, "state": state,
-               "reason": reason, "correlation_id": correlation_id}
+               "reason": redact_text(reason), "correlation_id": correlation_id}
         await self.writes.put(("transition", row))
 
     async def transitions(self, since: float) -> list[dict[str, Any]]:

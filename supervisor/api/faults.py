@@ -23,6 +23,7 @@ class Fault(BaseModel):
 
     fault: Literal["block_loop", "task_exception", "callback_exception", "stall_scheduler"]
     ms: int = Field(1500, ge=1, le=60_000)
+    message: str = Field("", max_length=500, description="Added to the exception's text.")
 
 
 def _blocking_work(seconds: float) -> None:
@@ -30,12 +31,12 @@ def _blocking_work(seconds: float) -> None:
     time.sleep(seconds)
 
 
-async def _failing_task() -> None:
-    raise RuntimeError("injected fault: a task failed and nobody awaited it")
+async def _failing_task(message: str) -> None:
+    raise RuntimeError(f"injected fault: a task failed and nobody awaited it {message}")
 
 
-def _failing_callback() -> None:
-    raise RuntimeError("injected fault: a callback raised")
+def _failing_callback(message: str) -> None:
+    raise RuntimeError(f"injected fault: a callback raised {message}")
 
 
 @routes.post("/api/monitoring/debug/faults")
@@ -48,9 +49,9 @@ async def inject(request: web.Request) -> web.Response:
     if body.fault == "block_loop":
         _blocking_work(body.ms / 1000)
     elif body.fault == "task_exception":
-        loop.create_task(_failing_task())  # dropped on purpose: "never retrieved"
+        loop.create_task(_failing_task(body.message))  # dropped on purpose: "never retrieved"
     elif body.fault == "callback_exception":
-        loop.call_soon(_failing_callback)
+        loop.call_soon(_failing_callback, body.message)
     elif body.fault == "stall_scheduler":
         sched = request.app[DAEMON].scheduler
         for task in list(sched._tasks.values()):

@@ -9,6 +9,7 @@ from aiohttp import web
 from supervisor.api.app import DAEMON, json_error
 from supervisor.incidents import error_to_api
 from supervisor.recovery import recovery_to_api
+from supervisor.redaction import redact
 
 if TYPE_CHECKING:
     from supervisor.daemon import Daemon
@@ -19,7 +20,8 @@ routes = web.RouteTableDef()
 @routes.get("/api/monitoring/services")
 async def list_services(request: web.Request) -> web.Response:
     tracker = request.app[DAEMON].tracker
-    return web.json_response({"services": {n: s.to_dict() for n, s in tracker.services.items()}})
+    return web.json_response(redact(
+        {"services": {n: s.to_dict() for n, s in tracker.services.items()}}))
 
 
 @routes.get("/api/monitoring/services/{name}")
@@ -30,11 +32,11 @@ async def get_service(request: web.Request) -> web.Response:
     if st is None:
         return json_error(404, f"unknown service {name!r}", known=sorted(daemon.tracker.services))
     runs = [r for r in daemon.recovery.runs.values() if r.service == name][-20:]
-    return web.json_response({"name": name, **st.to_dict(),
+    return web.json_response(redact({"name": name, **st.to_dict(),
                               "thresholds": {"errors": st.thresholds.errors,
                                              "successes": st.thresholds.successes},
                               "recentRecoveries": [recovery_to_api(r.row()) for r in runs],
-                              **await service_history(daemon, name, {r.id for r in runs})})
+                              **await service_history(daemon, name, {r.id for r in runs})}))
 
 
 async def service_history(daemon: Daemon, name: str, shown: set[str]) -> dict[str, Any]:
