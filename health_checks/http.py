@@ -1,17 +1,80 @@
-"""HTTP check: status, latency; tells refused, stalled and unhealthy apart."""
+"""HTTP check: status, latency; tells refused, stalled and unhealthy apart.
+
+Optionally it also holds the body to conditions (a JSON path equals / matches / is within
+bounds), to a JSON Schema (a mismatch is CONTRACT_VIOLATION, with the drift from the last good
+shape), checks response headers, and warns before the TLS certificate expires.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import ssl
 import time
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import Field
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from health_checks import registry
+from health_checks._jsonpath import MISSING, lookup, parse
+from health_checks._shape import describe, drift, shape
 from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
 from supervisor.http_client import shared_session
+
+MAX_BODY = 1024 * 1024
+
+
+class BodyCondition(BaseModel):
+    """One condition on the JSON body; give `path` and one or more tests."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: str = Field(description="JSON path such as $.status or $.queues[0].depth")
+    equals: Any = Field(None, description="The value must equal this.")
+    matches: str | None = Field(None, description="Regex the value (as text) must contain.")
+    min: float | None = None
+    max: float | None = None
+    exists: bool | None = Field(None, description="true: must be present; false: absent.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        parse(v)
+        return v
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            _compile(v)
+        return v
+
+    def failure(self, body: Any) -> str | None:
+        """Why the body fails this condition, or None."""
+        value = lookup(body, self.path)
+        if value is MISSING:
+            return None if self.exists is False else f"{self.path} is missing"
+        if self.exists is False:
+            return f"{self.path} should be absent"
+        if "equals" in self.model_fields_set and value != self.equals:
+            return f"{self.path} is {json.dumps(value)[:80]}, expected {json.dumps(self.equals)}"
+        if self.matches is not None:
+            text = value if isinstance(value, str) else json.dumps(value)
+            if not re.search(self.matches, text):
+                return f"{self.path} = {text[:80]!r} does not match {self.matches!r}"
+        if self.min is not None or self.max is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{self.path} should be a number, is {json.dumps(value)[:80]}"
+            if self.min is not None and value < self.min:
+                return f"{self.path} = {value} is below {self.min:g}"
+            if self.max is not None and value > self.max:
+                return f"{self.path} = {value} is above {self.max:g}"
+        return None
 
 
 class HttpCheckConfig(CheckConfig):
@@ -26,7 +89,50 @@ class HttpCheckConfig(CheckConfig):
         alias="expectStatus",
         description="Acceptable status codes. Default: any 2xx.",
     )
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent with the request.")
+    expect_headers: dict[str, str] = Field(
+        default_factory=dict, alias="expectHeaders",
+        description="Response headers that must be present, each value a regex it must match.")
+    expect: list[BodyCondition] = Field(default_factory=list,
+                                        description="Conditions on the JSON body.")
+    json_schema: dict[str, Any] | None = Field(
+        None, alias="schema", description="JSON Schema the body must satisfy (contract).")
+    schema_file: str | None = Field(None, alias="schemaFile",
+                                    description="The same, read from a file.")
+    tls_expiry_days: float = Field(14, ge=0, alias="tlsExpiryDays",
+                                   description="An https certificate expiring sooner than "
+                                               "this makes the check degraded.")
+    ca_file: str | None = Field(None, alias="caFile",
+                                description="CA bundle to verify the server with.")
+    verify_tls: bool = Field(True, alias="verifyTls")
+
+    @field_validator("expect_headers")
+    @classmethod
+    def _header_regexes(cls, v: dict[str, str]) -> dict[str, str]:
+        for pattern in v.values():
+            _compile(pattern)
+        return v
+
+    @model_validator(mode="after")
+    def _contract(self) -> HttpCheckConfig:
+        if self.json_schema is not None and self.schema_file is not None:
+            raise ValueError("give schema or schemaFile, not both")
+        if self.schema_file is not None:
+            try:
+                self.json_schema = json.loads(Path(self.schema_file).read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"schemaFile {self.schema_file}: {exc}") from None
+        if self.json_schema is not None:
+            cls = jsonschema.validators.validator_for(self.json_schema)
+            try:
+                cls.check_schema(self.json_schema)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
+        return self
+
+    @property
+    def reads_body(self) -> bool:
+        return bool(self.expect) or self.json_schema is not None
 
 
 @registry.register("http")
@@ -34,6 +140,21 @@ class HttpCheck(HealthCheck):
     type_name: ClassVar[str] = "http"
     config_model: ClassVar[type[CheckConfig]] = HttpCheckConfig
     config: HttpCheckConfig
+
+    def __init__(self, config: CheckConfig, service: str) -> None:
+        super().__init__(config, service)
+        cfg = self.config
+        self._validator = (jsonschema.validators.validator_for(cfg.json_schema)(cfg.json_schema)
+                           if cfg.json_schema is not None else None)
+        self.good_shape: dict[str, str] | None = None  # of the last body that kept the contract
+        self._drift: dict[str, Any] = {}
+        self._cert: dict[str, Any] | None = None
+        self._cert_at: float | None = None
+        self._ssl: ssl.SSLContext | bool = True
+        if cfg.ca_file:
+            self._ssl = ssl.create_default_context(cafile=cfg.ca_file)
+        elif not cfg.verify_tls:
+            self._ssl = False
 
     async def run(self) -> CheckResult:
         cfg = self.config
@@ -43,12 +164,16 @@ class HttpCheck(HealthCheck):
             async with asyncio.timeout(cfg.timeout_s):
                 session = shared_session()
                 async with session.request(cfg.method, cfg.url, headers=cfg.headers,
-                                           allow_redirects=False) as resp:
-                    await resp.read()
+                                           allow_redirects=False, ssl=self._ssl) as resp:
+                    body = await resp.content.read(MAX_BODY)
                     status = resp.status
+                    headers = resp.headers
         except TimeoutError:
             return self.result(CheckKind.STALLED, _ms(started),
                                f"no answer from {cfg.url} within {cfg.timeout:.0f} ms")
+        except aiohttp.ClientConnectorCertificateError as exc:
+            return self.result(CheckKind.UNHEALTHY, _ms(started),
+                               f"TLS certificate of {cfg.url} rejected: {exc.certificate_error}")
         except aiohttp.ClientConnectorError as exc:
             return self.result(CheckKind.REFUSED, _ms(started),
                                f"cannot connect to {cfg.url}: {_why(exc.os_error)}")
@@ -63,7 +188,106 @@ class HttpCheck(HealthCheck):
         if not ok:
             return self.result(CheckKind.UNHEALTHY, latency,
                                f"{cfg.url} answered HTTP {status}", status=status)
-        return self.result(CheckKind.HEALTHY, latency, status=status)
+        for name, pattern in cfg.expect_headers.items():
+            value = headers.get(name)
+            if value is None or not re.search(pattern, value):
+                got = "missing" if value is None else repr(value[:80])
+                return self.result(CheckKind.UNHEALTHY, latency,
+                                   f"header {name} is {got}, expected to match {pattern!r}",
+                                   status=status)
+        if cfg.reads_body:
+            problem = self._judge_body(body, latency, status)
+            if problem is not None:
+                return problem
+        expiry = await self._tls_days_left()
+        details: dict[str, Any] = {"status": status}
+        if expiry is not None:
+            details["tlsDaysLeft"] = round(expiry, 1)
+            if expiry < cfg.tls_expiry_days:
+                return self.result(CheckKind.DEGRADED, latency,
+                                   f"TLS certificate of {cfg.url} expires in {expiry:.1f} days "
+                                   f"(warn under {cfg.tls_expiry_days:g})", **details)
+        if self._drift:
+            details["drift"] = self._drift
+        return self.result(CheckKind.HEALTHY, latency, **details)
+
+    async def _tls_days_left(self) -> float | None:
+        """Days until the server's certificate expires (https only, when it is verified).
+
+        aiohttp has released the connection by the time a short answer is read, so the
+        certificate comes from a handshake of its own, at most every TLS_RECHECK_S.
+        """
+        parts = urlsplit(self.config.url or "")
+        if parts.scheme != "https" or self._ssl is False:
+            return None
+        now = time.monotonic()
+        if self._cert_at is not None and now - self._cert_at < TLS_RECHECK_S:
+            return _days_left(self._cert)
+        ctx = self._ssl if isinstance(self._ssl, ssl.SSLContext) else \
+            ssl.create_default_context()
+        try:
+            async with asyncio.timeout(self.config.timeout_s):
+                _, writer = await asyncio.open_connection(
+                    parts.hostname, parts.port or 443, ssl=ctx,
+                    server_hostname=parts.hostname)
+        except (OSError, TimeoutError, ssl.SSLError):
+            return None  # the request itself already passed; expiry stays unknown this time
+        ssl_object = writer.get_extra_info("ssl_object")
+        self._cert = ssl_object.getpeercert() if ssl_object is not None else None
+        self._cert_at = now
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (OSError, ssl.SSLError):
+            pass
+        return _days_left(self._cert)
+
+    def _judge_body(self, body: bytes, latency: float, status: int) -> CheckResult | None:
+        cfg = self.config
+        self._drift = {}
+        try:
+            data = json.loads(body)
+        except ValueError:
+            kind = CheckKind.CONTRACT_VIOLATION if self._validator else CheckKind.UNHEALTHY
+            return self.result(kind, latency, f"{cfg.url} did not answer JSON: "
+                                              f"{body[:80].decode(errors='replace')!r}",
+                               status=status)
+        now = shape(data)
+        changed = drift(self.good_shape, now) if self.good_shape is not None else {}
+        if self._validator is not None:
+            error = jsonschema.exceptions.best_match(self._validator.iter_errors(data))
+            if error is not None:
+                where = error.json_path
+                msg = f"{cfg.url} body breaks its schema at {where}: {error.message[:200]}"
+                if changed:
+                    msg += f"; drift from the last good shape: {describe(changed)}"
+                return self.result(CheckKind.CONTRACT_VIOLATION, latency, msg, status=status,
+                                   violation={"path": where, "message": error.message[:500]},
+                                   drift=changed)
+        for condition in cfg.expect:
+            why = condition.failure(data)
+            if why is not None:
+                return self.result(CheckKind.UNHEALTHY, latency, f"{cfg.url}: {why}",
+                                   status=status)
+        self._drift = changed
+        self.good_shape = now
+        return None
+
+
+TLS_RECHECK_S = 600.0
+
+
+def _days_left(cert: dict[str, Any] | None) -> float | None:
+    if not cert or "notAfter" not in cert:
+        return None
+    return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
 def _why(err: OSError) -> str:

@@ -116,6 +116,9 @@ _BY_RESOURCE: dict[str, Classification] = {
                           Severity.HIGH),
     "queue": Classification("queue_backlog", Category.WORK_STALLED, Level.SERVICE,
                             Severity.MEDIUM),
+    # A thread leak ends in memory (stacks) or the pid limit; no closer category exists.
+    "threads": Classification("thread_pressure", Category.MEMORY_EXHAUSTED, Level.SERVICE,
+                              Severity.MEDIUM),
 }
 
 RECOVERY_FAILED = Classification("recovery_failed", Category.RECOVERY_FAILED, Level.SERVICE,
