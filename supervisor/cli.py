@@ -106,27 +106,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT[status]
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    import urllib.error
-    import urllib.request
+def cmd_remote(args: argparse.Namespace) -> int:
+    """status, watch, recover, errors: ask the running daemon (supervisor/remote.py)."""
+    from supervisor import remote
 
-    settings = _settings(args)
-    url = args.url or f"http://{settings.host}:{settings.port}"
-    try:
-        with urllib.request.urlopen(f"{url}/api/monitoring/health", timeout=5) as resp:
-            body = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:  # 503 still carries the body
-        body = json.loads(exc.read())
-    except (urllib.error.URLError, OSError) as exc:
-        print(f"daemon not reachable at {url}: {exc}", file=sys.stderr)
-        return 3
-    print(f"{'SERVICE':<24} {'STATUS':<12} {'MS':>6}")
-    for name, s in body["services"].items():
-        rt = "" if s.get("responseTime") is None else s["responseTime"]
-        print(f"{name:<24} {s['status']:<12} {rt:>6}")
-    print(f"overall: {body['status']}  uptime: {body['uptime']}  "
-          f"recent errors: {body['recentErrors']}  auto recoveries: {body['autoRecoveries']}")
-    return EXIT.get(body["status"], 2)
+    return remote.run_command(args, _settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,10 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(fn=cmd_validate)
     sch = sub.add_parser("schema", help="print the JSON Schema of services.json")
     sch.set_defaults(fn=cmd_schema)
-    st = sub.add_parser("status", help="ask the running daemon")
-    with_settings(st)
-    st.add_argument("--url", help="the daemon's API, e.g. http://127.0.0.1:3001")
-    st.set_defaults(fn=cmd_status)
+    from supervisor.remote import add_parsers
+
+    add_parsers(sub, with_settings, cmd_remote)
     return p
 
 

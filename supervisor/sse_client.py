@@ -59,11 +59,14 @@ def open_stream(url: str, last_event_id: str | None = None, timeout: float = 60.
 
 
 def follow(url: str, last_event_id: str | None = None, reconnect_s: float = 2.0,
-           timeout: float = 60.0, on_disconnect: Any = None) -> Iterator[ServerEvent]:
+           timeout: float = 60.0, on_disconnect: Any = None,
+           on_connect: Any = None) -> Iterator[ServerEvent]:
     """Events forever, reconnecting (and resuming after the last id seen) when the stream drops."""
     while True:
         try:
             with open_stream(url, last_event_id, timeout) as resp:
+                if on_connect is not None:
+                    on_connect()
                 for ev in parse(resp):
                     if ev.id:
                         last_event_id = ev.id
