@@ -113,6 +113,16 @@ class HttpCheckConfig(CheckConfig):
             _compile(pattern)
         return v
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ssl.create_default_context(cafile=v)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load CA file {v}: {exc}") from None
+        return v
+
     @model_validator(mode="after")
     def _contract(self) -> HttpCheckConfig:
         if self.json_schema is not None and self.schema_file is not None:
