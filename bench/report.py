@@ -1,0 +1,348 @@
+"""Turn one results JSON into docs/benchmarks.md and a PNG chart beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PEER_ORDER = ("soulfra-supervisor", "monit", "supervisord")
+FAULT_TITLES = {"crash": "1 Crash (SIGKILL) → healthy, s",
+                "hang": "2 Hang (SIGSTOP) → healthy, s",
+                "errors": "3 Errors (HTTP 500) → healthy, s"}
+
+
+def _peers(doc: dict[str, Any]) -> list[str]:
+    seen = {p for r in doc["results"].values() for p in r}
+    seen |= {e["what"].split("/")[1] for e in doc.get("errors", []) if e["what"].count("/")}
+    return [p for p in PEER_ORDER if p in seen]
+
+
+def _fault_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    if not r.get("detects", True):
+        return f"not detected (nothing within {r['bound_s']:g} s)"
+    if "median_s" not in r:
+        return f"not recovered within {r['bound_s']:g} s"
+    cell = f"**{r['median_s']:.2f}** ({r['min_s']:.2f}–{r['max_s']:.2f})"
+    if r.get("not_recovered"):
+        cell += f", {r['not_recovered']}/{len(r['samples_s'])} not recovered"
+    return cell
+
+
+def _idle_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    return f"**{r['cpu_s_per_min']:.2f}** CPU s/min ({r['cpu_percent']:.2f} %) · " \
+           f"**{r['rss_mb']:.0f}** MB"
+
+
+def _late(lat: dict[str, Any]) -> str:
+    if "p99_s" not in lat:
+        return "no data"
+    mark = "≥ " if lat.get("p99_is_lower_bound") else ""
+    return f"{lat['median_s']:.2f} / {mark}{lat['p99_s']:.2f} s"
+
+
+def _scale_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    per = r.get("cpu_s_per_1000_checks")
+    per_s = f"{per:.2f}" if per is not None else "–"
+    return (f"**{r['checks_per_s']:.0f}**/{r['target_checks_per_s']:.0f} checks/s · late "
+            f"{_late(r['lateness'])} · {per_s} CPU s/1k checks ({r['cpu_percent']:.0f} %) · "
+            f"{r['rss_mb']:.0f} MB")
+
+
+def _push_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    if "not_measured" in r:
+        return f"not measured: {r['not_measured']}"
+    parts = []
+    for key, label in (("mqtt_last_will", "last-will"), ("heartbeat", "heartbeat")):
+        v = r.get(key)
+        if isinstance(v, dict) and "median_s" in v:
+            parts.append(f"{label} **{v['median_s']:.2f}** ({v['min_s']:.2f}–{v['max_s']:.2f})")
+        elif isinstance(v, dict) and "not_measured" in v:
+            parts.append(f"{label}: not measured ({v['not_measured']})")
+    return "; ".join(parts) or "–"
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    peers = _peers(doc)
+    res = doc["results"]
+    errors = {e["what"] for e in doc.get("errors", [])}
+    lines = ["| scenario | " + " | ".join(peers) + " |",
+             "|---|" + "---|" * len(peers)]
+
+    def cell(scenario: str, peer: str, key: str | None, fmt: Any) -> str:
+        label = f"{scenario}/{peer}" + (f"/{key}" if key else "")
+        if label in errors:
+            return "run failed (see JSON)"
+        r = res.get(scenario, {}).get(peer)
+        if key is not None:
+            r = (r or {}).get(key)
+        return str(fmt(r))
+
+    for kind, title in FAULT_TITLES.items():
+        if kind in res:
+            lines.append(f"| {title} | " + " | ".join(
+                cell(kind, p, None, _fault_cell) for p in peers) + " |")
+    s = doc["settings"]
+    if "idle" in res:
+        for count, interval in s["idle"]:
+            key = f"{count}@{interval:g}"
+            lines.append(f"| 4 Idle, {count} service(s) checked every {interval:g} s | "
+                         + " | ".join(cell("idle", p, key, _idle_cell) for p in peers) + " |")
+    for mode, title in (("scale", "5 Scale"), ("stalls", "6 Scale, 1 % hung")):
+        if not any(mode in v for r in res.get("scale", {}).values() for v in r.values()):
+            continue
+        for paths, interval in s["scale"]:
+            key = f"{paths}@{interval:g}"
+            row = []
+            for p in peers:
+                if p == "supervisord":
+                    row.append("not applicable (no HTTP checks)")
+                    continue
+                row.append(cell("scale", p, key, lambda r, m=mode: _scale_cell(
+                    (r or {}).get(m))))
+            lines.append(f"| {title}: {paths:,} paths every {interval:g} s | "
+                         + " | ".join(row) + " |")
+    if "push" in res or "push/soulfra-supervisor" in errors:
+        row = [cell("push", p, None, _push_cell) if p == "soulfra-supervisor"
+               else "no such path" for p in peers]
+        lines.append("| 7 Push detection: death → failing, s | " + " | ".join(row) + " |")
+    return lines
+
+
+def targets(doc: dict[str, Any]) -> list[str]:
+    """The issue's targets for soulfra-supervisor, each with what this run measured."""
+    res = doc["results"]
+    s = doc["settings"]
+    me = "soulfra-supervisor"
+    out = ["| target | measured | met? |", "|---|---|---|"]
+
+    def med(kind: str, peer: str) -> float | None:
+        r = res.get(kind, {}).get(peer) or {}
+        return r.get("median_s")
+
+    def yes(ok: bool | None) -> str:
+        return "–" if ok is None else ("yes" if ok else "**no**")
+
+    crash, sv, mo = med("crash", me), med("crash", "supervisord"), med("crash", "monit")
+    if crash is not None:
+        ok = None if sv is None or mo is None else (crash <= sv * 1.1 and crash <= mo / 2)
+        out.append(f"| crash → healthy no slower than supervisord, ≤ ½ Monit | {crash:.2f} s "
+                   f"(supervisord {_f(sv)}, Monit {_f(mo)}) | {yes(ok)} |")
+    start = sv if sv is not None else 0.5
+    budget = s["interval_s"] + s["timeout_s"] + start
+    for kind in ("hang", "errors"):
+        v = med(kind, me)
+        if v is not None:
+            m = med(kind, "monit")
+            ok = v <= budget and (m is None or v <= m * 1.1)
+            out.append(f"| {kind} → healthy ≤ interval + timeout + start ({budget:.1f} s), "
+                       f"no slower than Monit | {v:.2f} s (Monit {_f(m)}) | {yes(ok)} |")
+    for paths, interval in s["scale"]:
+        r = ((res.get("scale", {}).get(me) or {}).get(f"{paths}@{interval:g}") or {})
+        sc = r.get("scale")
+        if sc and paths >= 10000:
+            lat = sc["lateness"]
+            ok = lat.get("p99_s", 1e9) < 1 and sc["cpu_percent"] < 50 \
+                and sc["checks_per_s"] >= 0.95 * sc["target_checks_per_s"]
+            out.append(f"| {paths:,} endpoints every {interval:g} s: p99 lateness < 1 s, "
+                       f"< ½ core | {sc['checks_per_s']:.0f} checks/s, p99 "
+                       f"{_late(lat).split(' / ')[1]}, {sc['cpu_percent']:.0f} % of a core | "
+                       f"{yes(ok)} |")
+        if sc and paths == 1000:
+            ok = sc["cpu_percent"] < 5 and sc["rss_mb"] < 100
+            out.append(f"| SPEC limits at 1,000 services (< 5 % CPU, < 100 MB), here checked "
+                       f"every {interval:g} s | {sc['cpu_percent']:.1f} % CPU, "
+                       f"{sc['rss_mb']:.0f} MB | {yes(ok)} |")
+        st = r.get("stalls")
+        if sc and st:
+            grew = st["lateness"].get("p99_s", 1e9) - sc["lateness"].get("p99_s", 0)
+            out.append(f"| {paths:,} paths, 1 % hung: healthy paths' p99 lateness does not grow "
+                       f"| {_late(sc['lateness']).split(' / ')[1]} → "
+                       f"{_late(st['lateness']).split(' / ')[1]} | {yes(grew < 0.5)} |")
+    for key, r in (res.get("idle", {}).get(me) or {}).items():
+        count, interval = key.split("@")
+        if int(count) == 20 and float(interval) == 30:
+            ok = r["rss_mb"] < 60 and r["cpu_percent"] < 0.5
+            out.append(f"| idle, 20 services every 30 s: < 60 MB, < 0.5 % of a core | "
+                       f"{r['rss_mb']:.0f} MB, {r['cpu_percent']:.2f} % | {yes(ok)} |")
+    return out
+
+
+def _f(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2f} s"
+
+
+def markdown(doc: dict[str, Any], results_path: Path, chart: Path | None,
+             docs_path: Path) -> str:
+    m = doc["machine"]
+    s = doc["settings"]
+    v = doc["versions"]
+    rel = os.path.relpath(results_path, docs_path.parent)
+    lines = [
+        "# Benchmarks: soulfra-supervisor, Monit and supervisord",
+        "",
+        "<!-- generated by bench/run from the results JSON named below; edit bench/report.py,"
+        " not this file -->",
+        "",
+        f"Run {doc['started']} – {doc.get('finished', '?')} (UTC) on a shared machine: "
+        f"{m['cpus']} cores, {m['memory_gb']} GB, {m['platform']}, Python {m['python']}; "
+        f"other engineers' test suites ran at the same time. 1-minute load average: mean "
+        f"**{m.get('load_1min_mean', '?')}** over the run (from "
+        f"{min(x[1] for x in m['load_1min']):.2f} to {max(x[1] for x in m['load_1min']):.2f}"
+        "; every value is in the JSON).",
+        "",
+        f"Command: `{doc['command']}`  ",
+        f"Raw results: [{os.path.basename(results_path)}]({rel})  ",
+        f"Peers: soulfra-supervisor {v.get('soulfra-supervisor')}, Monit {v.get('monit')}, "
+        f"supervisord {v.get('supervisord')} (Debian packages, system Python).",
+        "",
+        f"Every peer: check interval **{s['interval_s']:g} s** and timeout "
+        f"**{s['timeout_s']:g} s** (scenarios 1–3, 7; scale and idle use the interval in their "
+        f"row), act on the **first** failed check, restart by SIGTERM (2 s before SIGKILL). "
+        f"Scenarios 1–3 repeat {s['repeat']} times: **median** (min–max), seconds from the "
+        f"fault to the first HTTP 200 from a *new* process, polled every 20 ms. A fault not "
+        f"repaired within {s['bound_s']:g} s is \"not recovered\"; a peer that cannot see the "
+        f"fault at all is tried once and marked \"not detected\".",
+        "",
+        "## Medians",
+        "",
+        *table(doc),
+        "",
+    ]
+    if chart is not None:
+        lines += [f"![benchmarks]({os.path.relpath(chart, docs_path.parent)})", ""]
+    lines += [
+        "Reading the rows:",
+        "- Idle (4): the peer's own processes (its tree minus the services it supervises): "
+        "CPU seconds per minute of wall time (and as % of one core) and RSS at the end of the "
+        f"window ({s['idle_window_s']:g} s, or two intervals if longer).",
+        "- Scale (5, 6): one server with N paths, measured *at the server*: checks/s achieved "
+        "(of the target N / interval), lateness median / p99 of each healthy path's check "
+        "against its interval (gap between two requests for the path minus the interval; "
+        "\"≥\" means the p99 includes paths still not asked again at the end of the window, "
+        "counted with the lateness they had reached), CPU seconds per 1,000 checks (and % of a "
+        "core), RSS. Window: two intervals, after one interval of warm-up. In 6, every "
+        f"{s['scale_hang_every']}th path accepts the connection and never answers.",
+        "",
+        "## Targets (soulfra-supervisor)",
+        "",
+        *targets(doc),
+        "",
+        "## What each peer cannot be told",
+        "",
+    ]
+    for peer, notes in doc["limits"].items():
+        for note in notes:
+            lines.append(f"- **{peer}**: {note}")
+    if doc.get("errors"):
+        lines += ["", "## Failures during this run", ""]
+        for e in doc["errors"]:
+            lines.append(f"- `{e['what']}`: {e['error']}")
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        "bench/run                          # everything (about 25 minutes), then this page",
+        "bench/run crash hang --repeat 3    # a subset; --peers monit,soulfra-supervisor",
+        "bench/run --report-only bench/results/<run>.json   # this page from a saved run",
+        "```",
+        "",
+        "`bench/run` installs Monit and supervisord from Debian (apt-get, as root) when they "
+        "are missing; supervisord runs under the system Python and is never installed into "
+        "the project's .venv (its import package is also called `supervisor`). All traffic "
+        "stays on 127.0.0.1, and every process the run starts is stopped by pid at the end, "
+        "also on an error or Ctrl-C. `tests/test_bench_smoke.py` runs the crash scenario once "
+        "in `scripts/test` so that the suite cannot rot unnoticed.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(doc: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    res = doc["results"]
+    peers = _peers(doc)
+    colors = {"soulfra-supervisor": "#2a7ab0", "monit": "#d9822b", "supervisord": "#7a7a7a"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    width = 0.8 / max(1, len(peers))
+
+    ax = axes[0]
+    kinds = [k for k in FAULT_TITLES if k in res]
+    for j, p in enumerate(peers):
+        for i, k in enumerate(kinds):
+            r = res[k].get(p)
+            x = i + (j - (len(peers) - 1) / 2) * width
+            if r and "median_s" in r:
+                ax.bar(x, r["median_s"], width, color=colors[p],
+                       yerr=[[r["median_s"] - r["min_s"]], [r["max_s"] - r["median_s"]]],
+                       capsize=3, label=p if i == 0 else None)
+            elif r:
+                ax.text(x, 0.1, "not\ndetected", ha="center", va="bottom", fontsize=7,
+                        rotation=90, color=colors[p])
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_ylabel("fault → healthy again, s (median, min–max)")
+    ax.set_title(f"Repair time, interval {doc['settings']['interval_s']:g} s")
+    ax.legend(fontsize=8)
+
+    ax = axes[1]
+    keys = [f"{c}@{i:g}" for c, i in doc["settings"]["idle"]]
+    for j, p in enumerate(peers):
+        vals = [((res.get("idle", {}).get(p) or {}).get(k) or {}).get("cpu_percent", 0)
+                for k in keys]
+        xs = [i + (j - (len(peers) - 1) / 2) * width for i in range(len(keys))]
+        ax.bar(xs, vals, width, color=colors[p], label=p)
+    ax.set_xticks(range(len(keys)), [k.replace("@", " svc @ ") + " s" for k in keys])
+    ax.set_ylabel("% of one core")
+    ax.set_title("Idle cost (CPU)")
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    labels = []
+    pollers = [p for p in peers if p != "supervisord"]
+    bars: dict[str, list[float]] = {p: [] for p in pollers}
+    for paths, interval in doc["settings"]["scale"]:
+        for mode in ("scale", "stalls"):
+            labels.append(f"{paths // 1000}k{' 1% hung' if mode == 'stalls' else ''}")
+            for p in pollers:
+                r = (((res.get("scale", {}).get(p) or {}).get(f"{paths}@{interval:g}") or {})
+                     .get(mode) or {})
+                bars[p].append(max(r.get("lateness", {}).get("p99_s", 0), 0.001))
+    w2 = 0.8 / max(1, len(pollers))
+    for j, p in enumerate(pollers):
+        xs = [i + (j - (len(pollers) - 1) / 2) * w2 for i in range(len(labels))]
+        ax.bar(xs, bars[p], w2, color=colors[p], label=p)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel("p99 lateness of healthy paths, s (log)")
+    ax.set_title("Scale: lateness measured at the server")
+    ax.legend(fontsize=8)
+
+    fig.suptitle(f"soulfra-supervisor vs Monit vs supervisord — {doc['started'][:10]}, "
+                 f"{doc['machine']['cpus']} shared cores, load {doc['machine'].get('load_1min_mean')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write(doc: dict[str, Any], docs_path: Path, results_path: Path) -> None:
+    docs_path.parent.mkdir(parents=True, exist_ok=True)
+    png = docs_path.with_suffix(".png")
+    drawn = chart(doc, png)
+    if not drawn:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no chart")
+    docs_path.write_text(markdown(doc, results_path, png if drawn else None, docs_path))
