@@ -80,7 +80,7 @@ class Peer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.reaper.stop(self.proc)
+            self.reaper.stop(self.proc, marked=self.workdir)
             self.proc = None
 
     def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -115,7 +115,11 @@ class Soulfra(Peer):
         path.write_text(json.dumps(cfg, indent=1))
         return path
 
-    def _run(self, config: Path, env: dict[str, str], ready_timeout: float) -> None:
+    def run_services(self, services: dict[str, object], env: dict[str, str]) -> int:
+        """Run the daemon on these services.json entries; returns its API port."""
+        return self._run(self._config(services), env, 60)
+
+    def _run(self, config: Path, env: dict[str, str], ready_timeout: float) -> int:
         port = free_port()
         data = self.workdir / "data"
         self._spawn([sys.executable, "-m", "supervisor", "run", "--config", str(config),
@@ -128,6 +132,7 @@ class Soulfra(Peer):
                  ready_timeout, 0.2, f"{self.name} API")
         if proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+        return port
 
     def supervise(self, targets: list[Target], checks: Checks) -> None:
         services = {t.name: {

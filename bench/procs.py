@@ -181,8 +181,10 @@ class Reaper:
         self.started.append(proc)
         return proc
 
-    def stop(self, proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-        """SIGTERM the process (it may stop its own children), then SIGKILL what is left."""
+    def stop(self, proc: subprocess.Popen[bytes], grace: float = 10.0,
+             marked: Path | None = None) -> None:
+        """SIGTERM the process (it may stop its own children), then SIGKILL what is left,
+        and every process whose command line names `marked` (what it started detached)."""
         procs = tree(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -195,11 +197,16 @@ class Reaper:
             kill_pid(p.pid)
         if proc.poll() is None:
             proc.wait(timeout=10)
-        self.sweep()
+        if marked is not None:
+            left = self.marked(marked)
+            for p in left:
+                kill_pid(p.pid, signal.SIGCONT)
+                kill_pid(p.pid)
+            psutil.wait_procs(left, timeout=5)
 
-    def marked(self) -> list[psutil.Process]:
+    def marked(self, folder: Path | None = None) -> list[psutil.Process]:
         """Processes whose command line names this run's folder (e.g. detached targets)."""
-        mark = str(self.run_dir)
+        mark = str(folder or self.run_dir)
         found = []
         for p in psutil.process_iter(["pid", "cmdline"]):
             try:
