@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from recovery_strategies.restart_command import ProcessSpec
     from supervisor.processes import ProcessManager
+    from supervisor.redis_conn import RedisConnections
 
 
 class StrategyConfig(BaseModel):
@@ -31,6 +33,14 @@ class RecoveryContext:
     attempt: int = 1
     dry_run: bool = False
     data_dir: str = "."
+    # The service's own process spec (for strategies that signal or find its pid).
+    process_spec: ProcessSpec | None = None
+    # Current state of any service by name ("healthy", "failing", ...; None when unknown).
+    state_of: Callable[[str], str | None] = lambda _name: None
+    # The daemon's shared Redis connections, and a hook that drops the service's own
+    # connections (its checks') so that they are made anew.
+    redis: RedisConnections | None = None
+    reset_own_connections: Callable[[], Awaitable[list[str]]] | None = None
 
 
 @dataclass(slots=True)
@@ -49,6 +59,9 @@ class RecoveryStrategy:
     name: ClassVar[str]
     config_model: ClassVar[type[StrategyConfig]]
     supports_dry_run: ClassVar[bool] = True
+    # False for a step that helps without healing the service itself (failover): its success
+    # is not verified by re-checking the service.
+    verifies_service: ClassVar[bool] = True
 
     def __init__(self, config: StrategyConfig, service: str) -> None:
         self.config = config
@@ -60,6 +73,11 @@ class RecoveryStrategy:
 
     async def run(self, ctx: RecoveryContext) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError
+
+    async def on_healthy(self, ctx: RecoveryContext) -> Outcome | None:
+        """Called when the service is up again; a strategy that changed something temporary
+        (failover) undoes it here. None: nothing to do."""
+        return None
 
 
 RunCommand = Callable[[list[str]], Awaitable[tuple[int, str]]]

@@ -67,6 +67,9 @@ class RecoveryDefaults(_Model):
                                      description="Recoveries within flapWindow before giving up.")
     max_concurrent: int = Field(4, ge=1, alias="maxConcurrent",
                                 description="Recoveries running at once across services.")
+    reset_after: float = Field(300000, ge=0, alias="resetAfter",
+                               description="ms a service must stay healthy before its backoff "
+                                           "between recoveries starts again from zero.")
 
 
 class _ServiceBase(_Model):
@@ -97,6 +100,10 @@ class _ServiceBase(_Model):
     systemd_unit: str | None = Field(None, alias="systemdUnit")
     max_attempts: int | None = Field(None, ge=1, le=100, alias="maxAttempts")
     backoff_multiplier: float | None = Field(None, ge=1, le=10, alias="backoffMultiplier")
+    startup_grace: float | None = Field(None, gt=0, alias="startupGrace",
+                                        description="ms this service may take to start before "
+                                                    "its failures count. Default: "
+                                                    "recovery.startupGrace.")
 
     @property
     def resolved_base_url(self) -> str | None:
@@ -127,6 +134,10 @@ def _expand_step(alias: str, svc: dict[str, Any]) -> dict[str, Any] | None:
         if "reconnect_redis" not in recovery_strategies.registry.names():
             return None
         hook = svc.get("reconnect")
+        checks = svc.get("checks") if isinstance(svc.get("checks"), list) else []
+        if not isinstance(hook, dict) and not any(
+                isinstance(c, dict) and c.get("type") == "redis" for c in checks):
+            return None  # nothing to reconnect: no hook and no Redis connection of its own
         return {"strategy": "reconnect_redis", **(hook if isinstance(hook, dict) else {})}
     if alias in recovery_strategies.registry.names():
         return {"strategy": alias}
@@ -168,7 +179,7 @@ def _unexpanded_steps(cls: Any, ladder: Any) -> Any:
         for i, step in enumerate(ladder):
             if isinstance(step, str):
                 need = {"restart": "restart.command or systemdUnit",
-                        "reconnect": "a reconnect strategy (not installed)"}.get(step, "")
+                        "reconnect": "a reconnect block or a redis check"}.get(step, "")
                 raise ValueError(f"[{i}] {step!r} does not apply to this service"
                                  + (f": it needs {need}" if need else ""))
     return ladder

@@ -77,6 +77,7 @@ class Daemon:
         await self.bus.start()
         await self.monitoring.start()
         self._apply(self.config)
+        await self.recovery.load()
         await self.push.start()
         await self._autostart()
         if self.settings.error_monitoring_enabled:
@@ -97,7 +98,7 @@ class Daemon:
         """Adopt processes whose pidfile names a live pid; start those that don't answer."""
         for name, svc in self.services.items():
             spec = svc.restart
-            if spec is None or not svc.enabled:
+            if spec is None or not svc.enabled or self.recovery.record(name).paused:
                 continue
             pid = self.processes.pid_of(name, spec)
             if pid is not None:

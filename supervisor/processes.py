@@ -31,6 +31,7 @@ class ProcessManager:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._pidfds: dict[str, tuple[int, int]] = {}  # service -> (pid, fd)
         self._expected: set[int] = set()  # pids we are stopping on purpose
+        self.started_at: dict[str, float] = {}  # service -> monotonic time of its last start
 
     def pid_of(self, service: str, spec: ProcessSpec | None) -> int | None:
         child = self._children.get(service)
@@ -61,6 +62,7 @@ class ProcessManager:
             Path(spec.pid_file).parent.mkdir(parents=True, exist_ok=True)
             Path(spec.pid_file).write_text(f"{proc.pid}\n")
         self._children[service] = proc
+        self.started_at[service] = time.monotonic()
         self._watchers[service] = asyncio.create_task(self._watch_child(service, proc),
                                                       name=f"watch:{service}")
         logger.info("started {} as pid {} (log {})", service, proc.pid, log_path)

@@ -113,6 +113,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (hour, service, category, severity)
     );
     """,
+    # 3: recovery engine state that survives a restart (breaker, backoff level, pause), and
+    # when the failure a recovery answers was detected
+    """
+    CREATE TABLE recovery_state (
+        service TEXT PRIMARY KEY,
+        level INTEGER NOT NULL DEFAULT 0,
+        recoveries TEXT NOT NULL DEFAULT '[]',
+        breaker_open INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        healthy_since REAL,
+        paused TEXT,
+        updated_at REAL NOT NULL
+    );
+    ALTER TABLE recoveries ADD COLUMN detected_at REAL;
+    """,
 ]
 
 ERROR_JSON = ("context",)
