@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from supervisor import __version__
 from supervisor.api.faults import Fault
 from supervisor.api.recover import RecoverRequest
+from supervisor.api.services import PauseRequest
 
 routes = web.RouteTableDef()
 
@@ -174,6 +175,20 @@ PATHS: dict[str, dict[str, Op]] = {
                    responses={200: "recorded", 400: "body is not JSON",
                               401: "missing or wrong API token", 404: "unknown service",
                               422: "a counter is not a number"}),
+    },
+    "/api/monitoring/services/{name}/pause": {
+        "post": op("Pause a service for maintenance: no checks count, no recovery, not a "
+                   "failure (optionally stop its process; optionally resume by itself)",
+                   body=PauseRequest,
+                   headers={"X-Requested-By": "who asked (stored with the action)"},
+                   responses={200: "paused", 401: "missing or wrong API token",
+                              404: "unknown service", 422: "a field is invalid"}),
+    },
+    "/api/monitoring/services/{name}/resume": {
+        "post": op("End a pause: checks count again (a process stopped by the pause is "
+                   "started)", headers={"X-Requested-By": "who asked"},
+                   responses={200: "resumed", 401: "missing or wrong API token",
+                              404: "unknown service", 409: "not paused"}),
     },
     "/api/monitoring/events": {
         "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",
