@@ -47,6 +47,7 @@ ACTIONS: dict[str, frozenset[str] | None] = {
     "restart_service": RESTART_STRATEGIES,
     "reconnect_redis": frozenset({"reconnect_redis"}),
     "retry_failed": frozenset({"retry_failed"}),
+    "run_ladder": None,  # the service's whole ladder, as an automatic recovery would run it
 }
 # Actions that work on any service: without such a step in its ladder, one is made up.
 IMPLICIT_STEPS = ("retry_failed", "reconnect_redis")
@@ -154,6 +155,8 @@ class RecoveryManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._run_tasks: dict[str, asyncio.Task[None]] = {}
         self._waiting: set[str] = set()  # services with a deferred re-check pending
+        self._up_at: dict[str, float] = {}  # monotonic time each service was last seen up
+        tracker.in_startup_grace = lambda name: name in self.plans and self._grace_left(name) > 0
 
     # -- configuration ----------------------------------------------------------------------
     def configure(self, services: dict[str, Any], defaults: RecoveryDefaults) -> None:
@@ -264,6 +267,7 @@ class RecoveryManager:
             if self.auto_enabled:
                 self._spawn(self._auto(service))
         elif state.is_up and not previous.is_up:
+            self._up_at[service] = time.monotonic()
             rec.healthy_since = event.at
             if rec.breaker_open:
                 rec.breaker_open, rec.opened_at = False, None
@@ -289,9 +293,15 @@ class RecoveryManager:
                                      "checking again after it")
             self._spawn(self._after_grace(service, left))
             return
-        await self._recheck_dependencies(service)
+        suspect = await self._recheck_dependencies(service)
         st = self.tracker.services.get(service)
         if st is None or st.state is not State.FAILING:
+            return
+        if suspect is not None and self._failing_dependency(service) is None:
+            dep, why = suspect
+            self._skip_note(service, f"waiting for dependency {dep}: its check fails too "
+                                     f"({why})", caused_by=dep)
+            self._spawn(self._wait_for_dependencies(service))
             return
         try:
             await self.request(service, "auto", requested_by="auto")
@@ -299,10 +309,12 @@ class RecoveryManager:
             logger.info("{}: no automatic recovery: {}", service, exc)
 
     def _grace_left(self, service: str) -> float:
-        """Seconds left of the startup grace of a process started recently and still alive."""
+        """Seconds left of the startup grace of a process started recently, still alive and
+        not yet seen up (once it passed its checks, it has booted)."""
         plan = self.plans[service]
         started = self.processes.started_at.get(service)
-        if started is None or self.processes.pid_of(service, None) is None:
+        if started is None or self.processes.pid_of(service, None) is None \
+                or self._up_at.get(service, 0.0) >= started:
             return 0.0
         return plan.startup_grace_ms / 1000 - (time.monotonic() - started)
 
@@ -319,18 +331,46 @@ class RecoveryManager:
         if st is not None and st.state is State.FAILING:
             await self._auto(service)
 
-    def _skip_note(self, service: str, reason: str) -> None:
+    def _skip_note(self, service: str, reason: str, caused_by: str | None = None) -> None:
+        logger.info("{}: no recovery now: {}", service, reason)
         st = self.tracker.services.get(service)
         self.bus.publish("recovery_skipped", service, st.correlation_id if st else None,
-                         reason=reason, causedBy=None)
+                         reason=reason, causedBy=caused_by)
 
-    async def _recheck_dependencies(self, service: str) -> None:
+    async def _recheck_dependencies(self, service: str) -> tuple[str, str] | None:
         """Fresh evidence before acting: a dependency that looks up may just not have been
-        checked since it broke (the dependent noticed first)."""
+        checked since it broke (the dependent noticed first). Returns a dependency whose
+        fresh check failed, even if below its own threshold, with the failure."""
+        suspect = None
         for dep in self._all_dependencies(service):
             st = self.tracker.services.get(dep)
-            if st is not None and not st.state.is_down and st.state is not State.MAINTENANCE:
-                await self.scheduler.run_service(dep)
+            if st is None or st.state.is_down or st.state is State.MAINTENANCE:
+                continue
+            results = await self.scheduler.run_service(dep)
+            failed = next((r for r in results if not r.ok and r.check_type), None)
+            if failed is not None and suspect is None:
+                suspect = (dep, failed.message or str(failed.kind))
+        return suspect
+
+    async def _wait_for_dependencies(self, service: str) -> None:
+        """A dependent held back by a dependency: try again once every dependency is up, or
+        once the dependency's failure turned out to be a blip (no state change to react to)."""
+        if service in self._waiting:
+            return
+        self._waiting.add(service)
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                st = self.tracker.services.get(service)
+                if st is None or st.state is not State.FAILING or service in self.active:
+                    return
+                deps = [self.tracker.services.get(d) for d in self._all_dependencies(service)]
+                if all(d is None or (d.state.is_up and all(r.ok for r in d.last_results))
+                       for d in deps):
+                    break
+        finally:
+            self._waiting.discard(service)
+        await self._recheck_dependent(service)
 
     def _all_dependencies(self, service: str) -> list[str]:
         seen: list[str] = []
@@ -394,7 +434,10 @@ class RecoveryManager:
         if action == "auto" and not force:
             reason = self._refusal(service, st.state)
             if reason is not None:
-                await self._skip(run, reason, self._failing_dependency(service))
+                dep = self._failing_dependency(service)
+                await self._skip(run, reason, dep)
+                if dep is not None:
+                    self._spawn(self._wait_for_dependencies(service))
                 return run, False
             if rec.breaker_open:
                 msg = f"circuit breaker open since {_clock(rec.opened_at)}: {rec.reason}"
@@ -444,6 +487,7 @@ class RecoveryManager:
         await self._save(run, insert=True)
 
     async def _skip(self, run: RecoveryRun, reason: str, caused_by: str | None) -> None:
+        logger.info("{}: recovery skipped: {}", run.service, reason)
         run.status, run.message, run.finished_at = "skipped", reason, time.time()
         await self._save(run, insert=True)
         self.bus.publish("recovery_skipped", run.service, run.correlation_id, id=run.id,
@@ -477,7 +521,13 @@ class RecoveryManager:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.opt(exception=task.exception()).error("recovery task {} failed",
+                                                         task.get_coro())
 
     # -- execution --------------------------------------------------------------------------
     async def _execute(self, run: RecoveryRun, steps: list[tuple[StrategyConfig,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -94,6 +95,9 @@ class StateTracker:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.services: dict[str, ServiceState] = {}
+        # Set by the recovery manager: True while a freshly started process may still be
+        # booting; its failed checks do not count then (a push signal still does).
+        self.in_startup_grace: Callable[[str], bool] = lambda _name: False
 
     def add(self, name: str, thresholds: Thresholds, critical: bool = False) -> ServiceState:
         st = self.services.get(name)
@@ -125,6 +129,8 @@ class StateTracker:
         if st.state is State.MAINTENANCE:
             return
         failure = worst(counted)
+        if failure is not None and not st.state.is_down and self.in_startup_grace(name):
+            return
         if failure is not None:
             self._on_failure(st, failure)
         else:

@@ -68,7 +68,8 @@ def test_recover_errors_are_json_and_name_the_field(daemon):
     assert status == 404 and body["field"] == "target" and "nope" in body["error"]
     status, body = daemon.post("/api/monitoring/recover", {"action": "explode", "target": "web"})
     assert status == 422 and body["field"] == "action"
-    assert body["allowed"] == ["reconnect_redis", "restart_service", "retry_failed"]
+    assert body["allowed"] == ["reconnect_redis", "restart_service", "retry_failed",
+                               "run_ladder"]
     status, body = daemon.post("/api/monitoring/recover", {"action": "restart_service"})
     assert status == 422 and body["problems"][0]["field"] == "target"
     status, body = daemon.post("/api/monitoring/recover",
