@@ -248,7 +248,7 @@ def watch(api: Api, console: Console, types: str | None, service: str | None,
             else:
                 at = ev.json().get("at") or time.time()
                 console.print(f"{_clock(at)} [bold]{t:<18}[/] {escape(svc):<20} {line}",
-                              highlight=False)
+                              highlight=False, soft_wrap=True)  # one line per event
             seen += 1
             if count is not None and seen >= count:
                 return 0

@@ -21,6 +21,7 @@ from health_checks.base import CheckResult
 from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int
 from supervisor.events import Event, EventBus
+from supervisor.redaction import redact
 from supervisor.scheduler import add_check_hook
 
 if TYPE_CHECKING:
@@ -66,13 +67,13 @@ class _Client:
 
 
 def frame(event: Event, boot: str) -> bytes:
-    data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
+    data = json.dumps(redact(event.to_dict()), separators=(",", ":"), default=str)
     return f"id: {boot}-{event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 def check_frame(service: str, result: CheckResult) -> bytes:
-    data = json.dumps({"type": CHECK_RESULT, "service": service, "at": result.at,
-                       "data": result.to_dict()}, separators=(",", ":"), default=str)
+    data = json.dumps(redact({"type": CHECK_RESULT, "service": service, "at": result.at,
+                              "data": result.to_dict()}), separators=(",", ":"), default=str)
     return f"event: {CHECK_RESULT}\ndata: {data}\n\n".encode()
 
 

@@ -156,6 +156,14 @@ const handlers = {
     const d = ev.data;
     addEvent(ev.at, ev.service, `alert via ${d.channel}: ${d.outcome}`);
   },
+  daemon_error(ev) {
+    // The daemon's own errors (supervisor/selfwatch.py): listed with the services' errors.
+    const e = ev.data.error;
+    if (e && !model.errors.has(e.id)) {
+      model.errors.set(e.id, { ...e, service: ev.service || "supervisor", recovered: false,
+                               status: "pending" });
+    }
+  },
   check_result(ev) {
     if (!model.services.has(ev.service)) return;
     const s = service(ev.service);
@@ -166,6 +174,17 @@ const handlers = {
     if (r.type === "http" || r.type === "tcp") s.responseTime = Math.round(r.latencyMs);
   },
 };
+
+// Events of other parts of the daemon: shown in "Recent events" with their own words.
+const OTHER = ["config_reloaded", "breaker_closed", "recovery_undone", "service_paused",
+               "service_resumed", "report_written", "store_recovered"];
+for (const type of OTHER) {
+  handlers[type] = (ev) => {
+    const d = ev.data || {};
+    const said = d.message || d.reason || d.summary || d.path || "";
+    addEvent(ev.at, ev.service, `${type.replace(/_/g, " ")}${said ? ": " + said : ""}`);
+  };
+}
 
 let renderQueued = false;
 function renderSoon() {
