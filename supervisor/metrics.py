@@ -177,7 +177,7 @@ class Metrics:
             self.recoveries.labels(service, "none", "skipped").inc()
         elif event.type == "gave_up":
             self.gave_up.labels(service).inc()
-        elif event.type == "error_recorded":
+        elif event.type in ("error_recorded", "daemon_error"):  # a service's, or our own
             error = d.get("error") or {}
             self.errors.labels(str(error.get("category")), str(error.get("severity"))).inc()
         elif event.type == "check_error":

@@ -280,8 +280,9 @@ def add_parsers(sub: Any, with_settings: Any, fn: Any) -> None:
                    help="start with the daemon's recent events (its ring buffer)")
     r = remote("recover", "recover a service now (or show the plan with --dry-run)")
     r.add_argument("service")
+    # The daemon validates the action (and lists the allowed ones when it is wrong).
     r.add_argument("--action", default="restart_service",
-                   choices=["restart_service", "retry_failed", "reconnect_redis"])
+                   help="restart_service (default), retry_failed, reconnect_redis, run_ladder")
     r.add_argument("--force", action="store_true",
                    help="even when given up on, without backoff")
     r.add_argument("--dry-run", action="store_true", help="show the plan; do nothing")

@@ -113,3 +113,24 @@ def test_resume_from_an_earlier_run_asks_the_client_to_resync(daemon_factory, tm
         assert b"Last-Event-ID" in exc.read()
     else:
         raise AssertionError("a malformed Last-Event-ID must be refused")
+
+
+def test_secrets_never_reach_the_stream(daemon_factory, tmp_path):
+    port = free_port()  # nothing listens: the check fails and says where it tried
+    svc = {"checks": [{"type": "http", "name": "userinfo",
+                       "url": f"http://admin:hunter2@127.0.0.1:{port}/health"},
+                      {"type": "http", "name": "bearer", "url": f"http://127.0.0.1:{port}/h",
+                       "headers": {"Authorization": "Bearer sekrit-token-123"}}],
+           "interval": 500, "errorThreshold": 1, "autoRestart": False}
+    d = daemon_factory(services_file({"api": svc}))
+    text = []
+    with open_stream(d.url + "/api/monitoring/events?types=*,check_result&lastEventId=0",
+                     timeout=15) as resp:
+        for ev in _events(resp, time.monotonic() + 20):
+            if ev.comment is None:
+                text.append(ev.data)
+            if ev.event == "error_recorded":
+                break
+    stream = "\n".join(text)
+    assert "127.0.0.1" in stream and "api" in stream  # the failure is there...
+    assert "hunter2" not in stream and "sekrit-token-123" not in stream  # ...its secrets not

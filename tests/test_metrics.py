@@ -59,10 +59,26 @@ def test_metrics_follow_a_failure_and_its_recovery(daemon_factory, tmp_path):
     assert value(m, "soulfra_recovery_duration_seconds_count", service="demo") == 1
 
 
+def test_a_blocked_event_loop_shows_as_lag_and_as_an_error(daemon_factory, tmp_path):
+    d = daemon_factory(services_file({}), env={"SOULFRA_FAULT_INJECTION": "true"})
+    # Code that blocks the loop by mistake (a sync sleep in a handler): every timer fires late.
+    status, _ = d.post("/api/monitoring/debug/faults", {"fault": "block_loop", "ms": 2000})
+    assert status == 200
+
+    def lagged() -> dict | None:
+        m = scrape(d.url)
+        total = value(m, "soulfra_event_loop_lag_seconds_distribution_count")
+        under_1s = value(m, "soulfra_event_loop_lag_seconds_distribution_bucket", le="1.0")
+        blocked = value(m, "soulfra_errors_total", category="EVENT_LOOP_BLOCKED")
+        return m if total - under_1s >= 1 and blocked >= 1 else None
+
+    wait_for(lagged, timeout=15, what="a loop lag over 1 s and an EVENT_LOOP_BLOCKED error")
+
+
 def test_a_stopped_daemon_shows_event_loop_lag(daemon_factory, tmp_path):
     d = daemon_factory(services_file({}))
     assert d.proc is not None
-    os.kill(d.proc.pid, signal.SIGSTOP)  # the loop cannot run: every timer fires late
+    os.kill(d.proc.pid, signal.SIGSTOP)  # frozen from outside: the loop cannot run at all
     try:
         time.sleep(2.5)
     finally:
