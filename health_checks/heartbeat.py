@@ -62,11 +62,11 @@ class HeartbeatCheck(HealthCheck):
             check=self.name, period_s=cfg.period / 1000, grace_s=cfg.grace_ms / 1000,
             max_runtime_s=cfg.max_runtime / 1000 if cfg.max_runtime else None,
             broker=cfg.broker, topic=cfg.topic, will_topic=cfg.will_topic,
-            offline_payload=cfg.offline_payload))
+            offline_payload=cfg.offline_payload, owner=self))
 
     async def run(self) -> CheckResult:
         board.ensure_armed(self.service)
         return board.evaluate(self.service)
 
     async def close(self) -> None:
-        board.forget(self.service, self.name)
+        board.forget(self.service, self)

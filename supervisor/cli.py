@@ -91,7 +91,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                 if not svc.enabled:
                     continue
                 tracker.add(name, Thresholds(1, 1), svc.critical)
-                results = await asyncio.gather(*(c.run() for c in build_checks(name, svc)))
+                checks = build_checks(name, svc)
+                try:
+                    results = await asyncio.gather(*(c.run() for c in checks))
+                finally:
+                    for check in checks:  # kept connections (redis, mqtt) close cleanly
+                        await check.close()
                 tracker.record(name, list(results))
                 rows += [(name, r) for r in results]
         finally:

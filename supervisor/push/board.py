@@ -28,6 +28,7 @@ class Expectation:
     will_topic: str | None = None
     offline_payload: str = "offline"
     armed_at: float = field(default_factory=time.monotonic)
+    owner: object = None  # the check that registered it; only its owner may withdraw it
 
 
 @dataclass
@@ -67,9 +68,10 @@ class HeartbeatBoard:
         if self.on_change is not None and (old is None or _subs(old) != _subs(exp)):
             self.on_change()
 
-    def forget(self, service: str, check: str | None = None) -> None:
+    def forget(self, service: str, owner: object = None) -> None:
+        """Withdraw an expectation; a reload's new check may already have replaced it."""
         exp = self.expected.get(service)
-        if exp is None or (check is not None and exp.check != check):
+        if exp is None or (owner is not None and exp.owner is not owner):
             return
         del self.expected[service]
         timer = self._timers.pop(service, None)

@@ -23,7 +23,7 @@ Subscriptions = dict[str, tuple[str, str, str]]  # topic → (service, role, off
 
 class MqttListener:
     def __init__(self, broker: str, subscriptions: Subscriptions, board: HeartbeatBoard,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 5.0) -> None:
         self.broker = broker
         self.subscriptions = subscriptions
         self.board = board
