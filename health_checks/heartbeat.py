@@ -9,6 +9,7 @@ the poll keeps the state current and notices when beats come back.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -57,14 +58,22 @@ class HeartbeatCheck(HealthCheck):
 
     def __init__(self, config: CheckConfig, service: str) -> None:
         super().__init__(config, service)
+        self._armed_at = time.monotonic()
+        self._register()
+
+    def _register(self) -> None:
         cfg = self.config
-        board.expect(service, Expectation(
+        board.expect(self.service, Expectation(
             check=self.name, period_s=cfg.period / 1000, grace_s=cfg.grace_ms / 1000,
             max_runtime_s=cfg.max_runtime / 1000 if cfg.max_runtime else None,
             broker=cfg.broker, topic=cfg.topic, will_topic=cfg.will_topic,
-            offline_payload=cfg.offline_payload, owner=self))
+            offline_payload=cfg.offline_payload, armed_at=self._armed_at, owner=self))
 
     async def run(self) -> CheckResult:
+        if self.service not in board.expected:
+            # close() withdrew it (a reconnect step closes every check of a service) and the
+            # scheduler runs this check again: watch again, from the same starting point.
+            self._register()
         board.ensure_armed(self.service)
         return board.evaluate(self.service)
 

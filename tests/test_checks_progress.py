@@ -98,3 +98,22 @@ async def test_heartbeat_counters_and_bad_config():
         cls.model_validate({"type": "progress", "url": "http://x/", "heartbeatField": "a"})
     with pytest.raises(ValidationError, match="JSON path"):
         cls.model_validate({"type": "progress", "url": "http://x/", "path": "a..[b"})
+
+
+async def test_heartbeat_check_watches_again_after_close():
+    """A reconnect step closes every check of a service; a heartbeat must stay watched."""
+    cls = health_checks.registry.get("heartbeat")
+    board.signs.pop("hbc", None)
+    check = cls(cls.config_model.model_validate({"type": "heartbeat", "period": 200,
+                                                 "grace": 0}), "hbc")
+    try:
+        board.beat("hbc")
+        assert (await check.run()).kind is CheckKind.HEALTHY
+        await check.close()
+        assert "hbc" not in board.expected
+        await asyncio.sleep(0.3)
+        r = await check.run()
+        assert r.kind is CheckKind.MISSING_HEARTBEAT, "still judged after close()"
+    finally:
+        await check.close()
+        board.signs.pop("hbc", None)

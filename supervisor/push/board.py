@@ -62,7 +62,7 @@ class HeartbeatBoard:
     def expect(self, service: str, exp: Expectation) -> None:
         old = self.expected.get(service)
         if old is not None:
-            exp.armed_at = old.armed_at
+            exp.armed_at = min(exp.armed_at, old.armed_at)
         self.expected[service] = exp
         self._arm(service)
         if self.on_change is not None and (old is None or _subs(old) != _subs(exp)):
