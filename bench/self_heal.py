@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import (  # noqa: E402
-    DEMO,
     DaemonProcess,
     demo_service_config,
     free_port,
@@ -152,9 +151,9 @@ def main() -> int:
                 inject()
                 row: dict[str, Any] = {"fault": fault, "round": rnd + 1, "service": service}
                 try:
-                    run = wait_for(lambda: next(
-                        (r for r in daemon.service(service)["recentRecoveries"]
-                         if r["id"] not in before and r["status"] == "succeeded"), None),
+                    run = wait_for(lambda s=service, b=before: next(
+                        (r for r in daemon.service(s)["recentRecoveries"]
+                         if r["id"] not in b and r["status"] == "succeeded"), None),
                         timeout=BOUND_S, interval=0.05, what=f"{fault} repaired")
                     wait_for(lambda: all(daemon.state(n) == "healthy" for n in names),
                              timeout=BOUND_S, interval=0.05, what="all healthy again")

@@ -127,7 +127,10 @@ class Cleaner:
             if cfg.max_bytes is not None and freed >= cfg.max_bytes:
                 break
             if cfg.target_usage_percent is not None:
-                total, used, _ = usage.setdefault(c.root, tuple(shutil.disk_usage(c.root)))
+                if c.root not in usage:
+                    du = shutil.disk_usage(c.root)
+                    usage[c.root] = (du.total, du.used, du.free)
+                total, used, _ = usage[c.root]
                 if total and (used - freed) * 100 / total <= cfg.target_usage_percent:
                     break
             if not dry_run:

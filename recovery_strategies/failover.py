@@ -1,10 +1,10 @@
 """failover: point clients at the next healthy backend, and back to the primary once it heals.
 
-The choice is written where clients read it: a Redis key or a file (written atomically). The
-first backend is the primary. A backend tied to a service is healthy when that service is up;
-one without a service is taken as healthy. Failing over does not heal the service itself, so
-the service stays in `recovering` until its own checks pass; then (with `switchBack`) the
-primary is made active again.
+The choice is written where clients read it: a Redis key, a retained MQTT topic, or a file
+(written atomically). The first backend is the primary. A backend tied to a service is healthy
+when that service is up; one without a service is taken as healthy. Failing over does not
+heal the service itself, so the service stays in `recovering` until its own checks pass; then
+(with `switchBack`) the primary is made active again.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import os
 import tempfile
 from typing import ClassVar, Literal
 
+import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 
+from health_checks.mqtt import parse_broker
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
 from supervisor.redaction import redact_text
@@ -39,18 +41,29 @@ class FailoverConfig(StrategyConfig):
     redis_url: str | None = Field(default=None, alias="redisUrl", pattern=r"^rediss?://")
     key: str | None = Field(default=None, description="Redis key holding the active value.")
     file: str | None = Field(default=None, description="File holding the active value.")
+    mqtt_url: str | None = Field(default=None, alias="mqttUrl",
+                                 description="Broker, mqtt://host:1883, for a retained topic.")
+    topic: str | None = Field(default=None, description="Retained MQTT topic holding the "
+                                                        "active value.")
+    timeout: float = Field(default=5000, gt=0, description="ms for each read and write.")
     switch_back: bool = Field(default=True, alias="switchBack",
                               description="Make the primary active again when it is healthy.")
 
     @model_validator(mode="after")
     def _one_target(self) -> FailoverConfig:
         redis = self.redis_url is not None or self.key is not None
+        mqtt = self.mqtt_url is not None or self.topic is not None
         if redis and (self.redis_url is None or self.key is None):
             raise ValueError("a Redis target needs both redisUrl and key")
-        if redis == (self.file is not None):
-            raise ValueError("needs exactly one target: redisUrl + key, or file")
+        if mqtt and (self.mqtt_url is None or self.topic is None):
+            raise ValueError("an MQTT target needs both mqttUrl and topic")
+        if [redis, mqtt, self.file is not None].count(True) != 1:
+            raise ValueError("needs exactly one target: redisUrl + key, mqttUrl + topic, "
+                             "or file")
         if self.file is not None and not os.path.isabs(self.file):
             raise ValueError("file must be an absolute path")
+        if self.mqtt_url is not None:
+            parse_broker(self.mqtt_url)
         return self
 
 
@@ -88,7 +101,33 @@ class Failover(RecoveryStrategy):
     def target(self) -> str:
         if self.config.file:
             return f"file {self.config.file}"
+        if self.config.topic:
+            return f"topic {self.config.topic} on {redact_text(self.config.mqtt_url or '')}"
         return f"key {self.config.key} on {redact_text(self.config.redis_url or '')}"
+
+    def _mqtt(self) -> aiomqtt.Client:
+        host, port, user, password = parse_broker(self.config.mqtt_url or "")
+        return aiomqtt.Client(host, port, username=user, password=password,
+                              timeout=self.config.timeout / 1000)
+
+    async def _read_topic(self) -> str | None:
+        """The retained value, if any: it arrives at once on subscribing, or not at all."""
+        async with self._mqtt() as client:
+            await client.subscribe(self.config.topic or "", qos=1)
+            try:
+                async with asyncio.timeout(min(1.0, self.config.timeout / 1000)):
+                    async for message in client.messages:
+                        payload = message.payload
+                        if isinstance(payload, bytes | bytearray):
+                            return bytes(payload).decode(errors="replace").strip()
+                        return None if payload is None else str(payload)
+            except TimeoutError:
+                return None
+        return None
+
+    async def _write_topic(self, value: str) -> None:
+        async with self._mqtt() as client:
+            await client.publish(self.config.topic or "", value, qos=1, retain=True)
 
     def plan(self) -> str:
         names = " -> ".join(b.name for b in self.config.backends)
@@ -97,6 +136,8 @@ class Failover(RecoveryStrategy):
     async def _read(self, ctx: RecoveryContext) -> str | None:
         if self.config.file:
             return await asyncio.to_thread(_read_file, self.config.file)
+        if self.config.topic:
+            return await self._read_topic()
         assert ctx.redis is not None and self.config.redis_url and self.config.key
         value = await ctx.redis.get(self.config.redis_url).get(self.config.key)
         return None if value is None else str(value)
@@ -104,6 +145,9 @@ class Failover(RecoveryStrategy):
     async def _write(self, ctx: RecoveryContext, value: str) -> None:
         if self.config.file:
             await asyncio.to_thread(_write_file, self.config.file, value)
+            return
+        if self.config.topic:
+            await self._write_topic(value)
             return
         assert ctx.redis is not None and self.config.redis_url and self.config.key
         await ctx.redis.get(self.config.redis_url).set(self.config.key, value)
@@ -117,7 +161,7 @@ class Failover(RecoveryStrategy):
         backends = self.config.backends
         try:
             current_value = await self._read(ctx)
-        except (RedisError, OSError) as exc:
+        except (RedisError, aiomqtt.MqttError, OSError) as exc:
             return Outcome(False, f"cannot read {self.target}: {redact_text(str(exc))}")
         current = next((i for i, b in enumerate(backends) if b.value == current_value), 0)
         order = [backends[(current + k) % len(backends)] for k in range(1, len(backends))]
@@ -130,7 +174,7 @@ class Failover(RecoveryStrategy):
             return Outcome(True, f"dry run: would switch {what}")
         try:
             await self._write(ctx, nxt.value)
-        except (RedisError, OSError) as exc:
+        except (RedisError, aiomqtt.MqttError, OSError) as exc:
             return Outcome(False, f"cannot write {self.target}: {redact_text(str(exc))}")
         return Outcome(True, f"switched {what}", details={"active": nxt.name,
                                                           "previous": backends[current].name})
@@ -147,7 +191,7 @@ class Failover(RecoveryStrategy):
             if current is None or current == primary.value:
                 return None
             await self._write(ctx, primary.value)
-        except (RedisError, OSError) as exc:
+        except (RedisError, aiomqtt.MqttError, OSError) as exc:
             return Outcome(False, f"cannot switch {self.target} back: {redact_text(str(exc))}")
         name = next((b.name for b in self.config.backends if b.value == current), current)
         return Outcome(True, f"switched {self.target} back: {name} -> {primary.name}")

@@ -3,7 +3,6 @@ reload a config, drop a stuck worker)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, ClassVar, Literal
 
 import aiohttp
@@ -59,7 +58,7 @@ class Webhook(RecoveryStrategy):
         try:
             status, text = await call_hook(self.config.method, self.config.url,
                                            self.config.headers, body, self.config.timeout)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return Outcome(False, f"{self.plan()} timed out after {self.config.timeout:g} ms")
         except aiohttp.ClientError as exc:
             why = redact_text(str(exc)) or type(exc).__name__

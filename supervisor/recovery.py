@@ -253,7 +253,7 @@ class RecoveryManager:
         if event.type != "state_changed" or event.service is None:
             return
         service = event.service
-        state, previous = State(event.data.get("state")), State(event.data.get("previous"))
+        state, previous = State(event.data["state"]), State(event.data["previous"])
         rec = self.record(service)
         if state is State.FAILING:
             reset_ms = self.defaults.reset_after
@@ -392,7 +392,7 @@ class RecoveryManager:
     async def _undo_temporary_steps(self, service: str) -> None:
         """Healthy again: let steps like failover switch back, and store what they did."""
         plan = self.plans.get(service)
-        for config, strategy in plan.steps if plan else []:
+        for _config, strategy in plan.steps if plan else []:
             try:
                 outcome = await strategy.on_healthy(self._context(None, service))
             except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -106,8 +107,8 @@ async def test_ensure_path_restores_missing_dirs_modes_and_removes_stale_pid_fil
     loose = tmp_path / "data"
     loose.mkdir(mode=0o777)
     os.chmod(loose, 0o777)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()
     stale, live = tmp_path / "stale.pid", tmp_path / "live.pid"
     stale.write_text(f"{dead.pid}\n")
     live.write_text(f"{os.getpid()}\n")
