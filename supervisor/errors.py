@@ -5,6 +5,7 @@ that maps real exceptions and check results onto it, and the fingerprint that gr
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import re
 import sqlite3
@@ -341,26 +342,32 @@ def classify(result: CheckResult, *, critical_service: bool = False) -> Classifi
 
 
 # -- fingerprints --------------------------------------------------------------------------
-_NORMALISE: list[tuple[re.Pattern[str], str]] = [
+_NORMALISE: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    # (pattern, replacement, substrings one of which must be present for it to match)
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-     "<uuid>"),
-    (re.compile(r"\b(?:SE|inc|rec)_[0-9a-f]{6,}\b", re.I), "<id>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
-    (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>"),
-    (re.compile(r"\[?\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b\]?(?::\d+)?", re.I), "<addr>"),
-    (re.compile(r"\[[0-9a-f:.]+\](?::\d+)?", re.I), "<addr>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<addr>"),
-    (re.compile(r"\blocalhost:\d+\b", re.I), "<addr>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-    (re.compile(r"\s+"), " "),
+     "<uuid>", ("-",)),
+    (re.compile(r"\b(?:SE|inc|rec)_[0-9a-f]{6,}\b", re.I), "<id>", ("_",)),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>", ("0x",)),
+    (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>", ()),
+    # short hex ids (request ids, commit ids): letters and digits mixed
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.I), "<hex>", ()),
+    (re.compile(r"\[[0-9a-f:.]+\](?::\d+)?", re.I), "<addr>", ("[",)),
+    (re.compile(r"\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b(?::\d+)?", re.I), "<addr>",
+     ("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6", ":7", ":8", ":9")),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<addr>", (".",)),
+    (re.compile(r"\blocalhost:\d+\b", re.I), "<addr>", ("localhost",)),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>", ()),
+    (re.compile(r"\s+"), " ", ()),
 ]
 
 
+@functools.lru_cache(maxsize=4096)  # a storm repeats its messages; the input is redacted
 def normalise_message(message: str) -> str:
     """The message with what varies between repeats (numbers, ids, addresses) stripped."""
-    text = message
-    for pattern, repl in _NORMALISE:
-        text = pattern.sub(repl, text)
+    text, lowered = message, message.lower()
+    for pattern, repl, needles in _NORMALISE:
+        if not needles or any(n in lowered for n in needles):
+            text = pattern.sub(repl, text)
     return text.strip()[:300]
 
 

@@ -35,9 +35,22 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# Cheap substring tests that must hold for each pattern to match: most text holds no secret,
+# and skipping a regex that cannot match keeps redaction affordable in an error storm.
+_GUARDS: list[tuple[str, ...]] = [
+    ("://",),
+    ("hooks.slack",),
+    ("discord",),
+    ("bearer", "basic", "token"),
+    ("pass", "secret", "token", "api", "signature", "credential"),
+]
+
+
 def redact_text(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for (pattern, replacement), needles in zip(_PATTERNS, _GUARDS, strict=True):
+        if any(n in lowered for n in needles):
+            text = pattern.sub(replacement, text)
     return text
 
 

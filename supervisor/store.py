@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 import time
 from collections import Counter
@@ -240,8 +241,13 @@ class Store:
             for op in ops:
                 try:
                     self._apply_batch([op])
-                except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError,
-                        TypeError) as exc:
+                except sqlite3.IntegrityError as exc:
+                    if op[0] == "error" and "errors.id" in str(exc):
+                        op[1]["id"] = "SE_" + secrets.token_hex(8)  # a rare id collision
+                        self._apply_batch([op])
+                    else:
+                        logger.error("store dropped a {} it cannot write: {}", op[0], exc)
+                except (sqlite3.InterfaceError, ValueError, TypeError) as exc:
                     logger.error("store dropped a {} it cannot write: {}", op[0], exc)
 
     def _apply_batch(self, ops: list[Op]) -> None:
@@ -253,6 +259,10 @@ class Store:
         try:
             for kind, payload in ops:
                 if kind == "error":
+                    if not payload.get("fingerprint"):
+                        payload["fingerprint"] = fingerprint(payload.get("service"),
+                                                             payload["category"],
+                                                             payload["message"])
                     self._insert("errors", payload, ERROR_JSON)
                     self._fold(payload, groups, hourly)
                 elif kind == "error_update":
@@ -279,6 +289,8 @@ class Store:
     def _fold(row: dict[str, Any], groups: dict[str, list[Any]],
               hourly: Counter[tuple[float, str, str, str]]) -> None:
         fp, at = row["fingerprint"], row["created_at"]
+        if fp is None:
+            return
         g = groups.get(fp)
         if g is None:
             groups[fp] = [fp, row.get("service"), row["category"], row["type"], row["level"],
@@ -292,8 +304,7 @@ class Store:
 
     @staticmethod
     def _prepare_error(row: dict[str, Any]) -> dict[str, Any]:
-        if not row.get("fingerprint"):
-            row["fingerprint"] = fingerprint(row.get("service"), row["category"], row["message"])
+        # the fingerprint is computed in the store's thread (in _fold), off the event loop
         return row
 
     async def flush(self, within: float = 10.0) -> None:
