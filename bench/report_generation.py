@@ -75,13 +75,15 @@ async def fill(store: Store, days: int, services: int, errors_per_day: int,
                         f"no answer from http://127.0.0.1:{8000 + i % services}/health "
                         f"within {rng.randrange(1000, 9000)} ms", at=at,
                         correlation_id=f"inc_{i:012x}", env={"host": "bench"})
-        while not store.submit_error(row):
-            await asyncio.sleep(0.01)
+        while store.writes.pending >= store.writes.max_pending - 10:
+            await asyncio.sleep(0.005)  # back-pressure: a fill must not shed rows
+        store.submit_error(row)
         if i % 2000 == 0:
             await asyncio.sleep(0)
     await store.flush(within=600)
     fill_s = time.perf_counter() - t0
-    return {"errors": total, "transitions": transitions, "recoveries": recoveries,
+    return {"errors": total, "dropped": store.writes.health.dropped,
+            "transitions": transitions, "recoveries": recoveries,
             "fillSeconds": round(fill_s, 1), "insertRatePerS": round(total / fill_s)}
 
 

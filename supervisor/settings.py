@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     reports_keep: int = Field(48, ge=1)
     loop_lag_threshold_ms: float = Field(1000, gt=0,
                                          description="Event-loop lag reported as an error.")
-    store_max_pending: int = Field(20_000, ge=100,
+    store_max_pending: int = Field(10_000, ge=100,
                                    description="Errors queued for the store before shedding.")
     fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")
     log_levels: str = Field("", description="Per-module levels: 'aiohttp=warning,supervisor."

@@ -163,7 +163,7 @@ def hour_of(t: float) -> float:
 
 
 class Store:
-    def __init__(self, path: Path, max_pending: int = 20_000) -> None:
+    def __init__(self, path: Path, max_pending: int = 10_000) -> None:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._conn: sqlite3.Connection | None = None
