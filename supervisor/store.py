@@ -243,12 +243,23 @@ class Store:
                     self._apply_batch([op])
                 except sqlite3.IntegrityError as exc:
                     if op[0] == "error" and "errors.id" in str(exc):
-                        op[1]["id"] = "SE_" + secrets.token_hex(8)  # a rare id collision
-                        self._apply_batch([op])
+                        self._insert_with_fresh_id(op)
                     else:
                         logger.error("store dropped a {} it cannot write: {}", op[0], exc)
                 except (sqlite3.InterfaceError, ValueError, TypeError) as exc:
                     logger.error("store dropped a {} it cannot write: {}", op[0], exc)
+
+    def _insert_with_fresh_id(self, op: Op) -> None:
+        """Ids are 32 random bits (the SPEC's SE_xxxxxxxx): on a collision draw again."""
+        for _ in range(10):
+            op[1]["id"] = "SE_" + secrets.token_hex(4)
+            try:
+                self._apply_batch([op])
+                return
+            except sqlite3.IntegrityError as exc:
+                if "errors.id" not in str(exc):
+                    raise
+        logger.error("store dropped an error: no free id after 10 draws")
 
     def _apply_batch(self, ops: list[Op]) -> None:
         """One transaction for the whole batch; errors are folded into groups and hours."""

@@ -206,3 +206,19 @@ def test_retention_prunes_details_and_old_summaries_on_schedule(daemon_factory,
               d.get("/api/monitoring/trends?bucket=1h&since=60d")[1]["buckets"]]
     assert hour(old) in starts, "hourly summaries outlive the detail rows"
     assert hour(ancient) not in starts, "summaries older than 30 days are pruned"
+
+
+async def test_an_id_collision_loses_nothing(tmp_path: Path) -> None:
+    """SE_ + 8 hex (the SPEC's shape) collides in a large store; the row gets a fresh id."""
+    store = Store(tmp_path / "s.db")
+    await store.open()
+    try:
+        a, b = _row(time.time()), _row(time.time())
+        b["id"] = a["id"]
+        await store.insert_error(a)
+        await store.insert_error(b)
+        assert b["id"] != a["id"] and len(b["id"]) == 11
+        assert {r["id"] for r in await store.list_errors(limit=10)} == {a["id"], b["id"]}
+        assert (await store.get_group(a["fingerprint"]))["count"] == 2
+    finally:
+        await store.close()
