@@ -40,7 +40,7 @@ LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LAG_SAMPLE_S = 0.5
 
 # The `_created` series double the scrape for no use in the text format.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class _ServiceStateCollector(Collector):

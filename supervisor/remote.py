@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.markup import escape
@@ -124,9 +125,9 @@ def status(api: Api, console: Console) -> int:
 
 # -- errors ---------------------------------------------------------------------------------
 def errors(api: Api, console: Console, since: str, service: str | None, limit: int) -> int:
-    query = f"?since={urllib.request.quote(since)}&limit={limit}"
+    query = f"?since={quote(since)}&limit={limit}"
     if service:
-        query += f"&service={urllib.request.quote(service)}"
+        query += f"&service={quote(service)}"
     code, body = api.get("/api/monitoring/errors" + query)
     if code != 200:
         console.print(f"[red]{escape(body.get('error', f'HTTP {code}'))}[/]")
@@ -223,7 +224,7 @@ def describe(ev: ServerEvent) -> tuple[str, str, str]:
 
 def watch(api: Api, console: Console, types: str | None, service: str | None,
           count: int | None, raw: bool, replay: bool) -> int:
-    query = [f"types={urllib.request.quote(types)}"] if types else []
+    query = [f"types={quote(types)}"] if types else []
     if replay:
         query.append("lastEventId=0")
     url = api.url + "/api/monitoring/events" + ("?" + "&".join(query) if query else "")

@@ -28,7 +28,8 @@ class ServerEvent:
 
 def parse(lines: Iterable[bytes]) -> Iterator[ServerEvent]:
     """Turn the stream's lines into events (and comments, so callers can see heartbeats)."""
-    event, data, event_id = "", [], None
+    event, event_id = "", None
+    data: list[str] = []
     for raw in lines:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if line == "":

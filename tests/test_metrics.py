@@ -6,7 +6,6 @@ import os
 import signal
 import time
 import urllib.request
-from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -21,7 +21,8 @@ def _app(tmp_path: Path):
 
 
 def _stub(method: str, path: str) -> str:
-    return f'    "{path}": {{\n        "{method}": op("<what it does>", responses={{200: "..."}}),\n    }},'
+    entry = 'op("<what it does>", responses={200: "..."})'
+    return f'    "{path}": {{\n        "{method}": {entry},\n    }},'
 
 
 async def test_every_route_is_documented(tmp_path):

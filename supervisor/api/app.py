@@ -49,8 +49,20 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    from supervisor.api import errors, faults, health, heartbeat, monitoring, recover, services
-    from supervisor.api import dashboard, history, metrics, openapi, stream
+    from supervisor.api import (
+        dashboard,
+        errors,
+        faults,
+        health,
+        heartbeat,
+        history,
+        metrics,
+        monitoring,
+        openapi,
+        recover,
+        services,
+        stream,
+    )
 
     app = web.Application(middlewares=[monitoring.count_requests, json_errors, require_token],
                           client_max_size=MAX_BODY)
