@@ -167,3 +167,33 @@ def test_warning_while_the_stream_is_down_and_recovery_after(daemon_factory, pag
     expect(page.locator("#live")).to_have_attribute("data-connected", "true")
     expect(state).to_have_text(re.compile("healthy|degraded"))
     assert page.problems == []
+
+
+@pytest.mark.timeout(120)
+def test_recover_asks_for_the_api_token_when_the_daemon_has_one(daemon_factory, page, tmp_path):
+    from playwright.sync_api import expect
+
+    disk = {"checks": [{"type": "disk", "path": "/", "maxUsagePercent": 100}],
+            "interval": 1000, "autoRestart": False}
+    d = daemon_factory(services_file({"host-disk": disk}),
+                       env={"SOULFRA_API_TOKEN": "correct-horse-battery"})
+    only_loopback(page, d.url)
+    page.goto(d.url + "/")
+    page.click('button.recover[data-service="host-disk"]')
+    token = page.locator("#recover-token")
+    expect(token).to_be_visible()  # the dry run was refused without it
+    expect(page.locator("#recover-message")).to_contain_text("API token")
+    expect(page.locator("#recover-confirm")).to_be_disabled()
+
+    page.select_option("#recover-action", "retry_failed")
+    token.fill("wrong")
+    token.dispatch_event("change")
+    expect(page.locator("#recover-message")).to_contain_text("API token")
+    token.fill("correct-horse-battery")
+    token.dispatch_event("change")
+    expect(page.locator("#recover-plan li").first).to_contain_text("retry_failed")
+    page.click("#recover-confirm")
+    expect(page.locator("#recover-message")).to_contain_text(re.compile(r"RC_\w+ started"))
+    done = page.locator('#recoveries li[data-status="succeeded"]').first
+    expect(done).to_contain_text("host-disk")
+    assert page.problems == []

@@ -359,7 +359,11 @@ function message(text, isError = false) {
   m.classList.toggle("error", isError);
 }
 
+// Each plan request and each run bumps this, so a late answer never overwrites a newer one.
+let dialogSeq = 0;
+
 async function planRecovery() {
+  const seq = ++dialogSeq;
   const confirm = document.getElementById("recover-confirm");
   const planList = document.getElementById("recover-plan");
   confirm.disabled = true;
@@ -368,6 +372,7 @@ async function planRecovery() {
   const { status, data } = await postJSON("/recover", {
     action: document.getElementById("recover-action").value, target: recoverTarget,
     force: document.getElementById("recover-force").checked, dryRun: true });
+  if (seq !== dialogSeq) return;
   if (status === 401) {
     document.getElementById("token-row").hidden = false;
     message("This daemon needs its API token for recoveries.", true);
@@ -398,12 +403,14 @@ function openRecover(name) {
 
 async function runRecovery(event) {
   event.preventDefault();
+  const seq = ++dialogSeq;
   const confirm = document.getElementById("recover-confirm");
   confirm.disabled = true;
   message("Starting…");
   const { status, data } = await postJSON("/recover", {
     action: document.getElementById("recover-action").value, target: recoverTarget,
     force: document.getElementById("recover-force").checked });
+  if (seq !== dialogSeq) return;
   if (status === 202) {
     message(`Recovery ${data.id} ${data.alreadyRunning ? "was already running" : "started"}.`);
     setTimeout(() => dialog().close(), 1200);
@@ -418,6 +425,7 @@ function setupDialog() {
   document.getElementById("recover-action").addEventListener("change", planRecovery);
   document.getElementById("recover-force").addEventListener("change", planRecovery);
   document.getElementById("recover-token").addEventListener("change", (e) => {
+    if (e.target.value === token()) return;  // e.g. the field losing focus on "Run recovery"
     sessionStorage.setItem("soulfra-token", e.target.value);
     planRecovery();
   });
