@@ -1,4 +1,4 @@
-"""Command line: run, check, validate, schema, status."""
+"""Command line: run, check, validate, schema, status, alert test."""
 
 from __future__ import annotations
 
@@ -118,6 +118,52 @@ def cmd_remote(args: argparse.Namespace) -> int:
     return remote.run_command(args, _settings(args))
 
 
+def cmd_alert_test(args: argparse.Namespace) -> int:
+    """Send a test message to each channel (or one) and print what the platform answered."""
+    from supervisor.alerts.message import Alert
+    from supervisor.alerts.service import build_channels
+    from supervisor.http_client import close_shared_session
+
+    settings = _settings(args)
+    try:
+        cfg = load_config(settings.config, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    channels = build_channels(cfg.error_monitoring.alerts, settings)
+    if args.channel:
+        if args.channel not in channels:
+            print(f"no alert channel {args.channel!r}; configured: "
+                  f"{', '.join(channels) or 'none'}", file=sys.stderr)
+            return 2
+        channels = {args.channel: channels[args.channel]}
+    if not channels:
+        print("no alert channel configured (errorMonitoring.alerts.channels or "
+              "ERROR_WEBHOOK_URL)", file=sys.stderr)
+        return 2
+
+    async def send_all() -> list[tuple[str, Any]]:
+        out = []
+        try:
+            for name, ch in channels.items():
+                alert = Alert(kind="test", service="soulfra-supervisor", severity="info",
+                              summary=f"test message for channel {name}",
+                              detail="If you can read this, alerts reach this channel.")
+                out.append((name, await ch.send([alert])))
+        finally:
+            await close_shared_session()
+        return out
+
+    failed = 0
+    for name, answer in asyncio.run(send_all()):
+        ch = channels[name]
+        print(f"{name} ({ch.type_name}): {answer.describe()}  [{answer.latency_ms:.0f} ms]")
+        if answer.body.strip():
+            print(f"  answer: {answer.body.strip()[:300]}")
+        failed += not answer.ok
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="soulfra-supervisor",
                                 description="A self-healing supervisor daemon.")
@@ -146,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     from supervisor.remote import add_parsers
 
     add_parsers(sub, with_settings, cmd_remote)
+    alert = sub.add_parser("alert", help="alert channels")
+    alert_sub = alert.add_subparsers(dest="alert_command", required=True)
+    at = alert_sub.add_parser("test", help="send a test message to every channel (or CHANNEL) "
+                                           "and print the answer; exit 1 if one refused")
+    with_settings(at)
+    at.add_argument("channel", nargs="?", help="channel name (default: all)")
+    at.set_defaults(fn=cmd_alert_test)
     return p
 
 

@@ -27,6 +27,7 @@ import health_checks
 import recovery_strategies
 from recovery_strategies.base import StrategyConfig
 from recovery_strategies.restart_command import ProcessSpec
+from supervisor.alerts.config import alerts_model, channel_kinds
 from supervisor.settings import Settings
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -240,9 +241,14 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
         },
     )
 
+    alerts_cls = alerts_model()
+
     class ErrorMonitoring(_Model):
         services: dict[str, service_model] = Field(default_factory=dict)  # type: ignore[valid-type]
         recovery: RecoveryDefaults = Field(default_factory=RecoveryDefaults)
+        alerts: alerts_cls = Field(default_factory=alerts_cls,  # type: ignore[valid-type]
+                                   description="Slack, Discord and webhook alerts "
+                                               "(docs/alerts.md).")
 
         @model_validator(mode="before")
         @classmethod
@@ -338,7 +344,8 @@ def _path(loc: tuple[Any, ...], tags: set[str]) -> str:
 
 
 def format_errors(exc: ValidationError) -> list[str]:
-    tags = set(health_checks.registry.names()) | set(recovery_strategies.registry.names())
+    tags = (set(health_checks.registry.names()) | set(recovery_strategies.registry.names())
+            | set(channel_kinds()))
     problems = []
     for err in exc.errors():
         template = _MESSAGES.get(err["type"])

@@ -13,6 +13,7 @@ from loguru import logger
 
 import health_checks
 from health_checks.base import CheckKind, CheckResult, HealthCheck
+from supervisor.alerts.service import AlertService
 from supervisor.config import load_config
 from supervisor.events import Event, EventBus
 from supervisor.http_client import close_shared_session
@@ -55,6 +56,8 @@ class Daemon:
         # GET /api/monitoring/status: every part adds its own section with status.register()
         self.status = StatusBoard()
         self.monitoring = Monitoring(self)
+        self.alerts = AlertService(self.store, self.bus, self.tracker, settings,
+                                   auto_recovery=settings.auto_recovery_enabled)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
@@ -74,11 +77,13 @@ class Daemon:
                            types={"state_changed", "recovery_started", "recovery_finished",
                                   "gave_up", "check_error"})
         self.metrics.start(self.scheduler)
+        self.alerts.subscribe()
         await self.bus.start()
         await self.monitoring.start()
         self._apply(self.config)
         await self.recovery.load()
         await self.push.start()
+        await self.alerts.start()
         await self._autostart()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
@@ -93,6 +98,7 @@ class Daemon:
             self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
                                               build_checks(name, svc)), start=False)
         self.recovery.configure(enabled, em.recovery)
+        self.alerts.configure(em.alerts)
 
     async def _autostart(self) -> None:
         """Adopt processes whose pidfile names a live pid; start those that don't answer."""
@@ -155,6 +161,7 @@ class Daemon:
         await self.metrics.stop()
         await self.bus.drain()
         await self.monitoring.stop()
+        await self.alerts.stop()
         await self.store.close()
         await close_shared_session()
 

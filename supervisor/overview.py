@@ -39,6 +39,7 @@ async def health_payload(daemon: Daemon) -> dict[str, Any]:
         "uptime": f"{uptime:.1f}%",
         "checkedAt": round(now * 1000),
         "daemonUptime": round(now - daemon.started_at),
+        "alertDelivery": daemon.alerts.delivery_status(),
     }
 
 

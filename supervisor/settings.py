@@ -26,6 +26,9 @@ class Settings(BaseSettings):
                                          description="Default check interval in ms.")
     max_recovery_attempts: int = Field(3, ge=1, validation_alias=_env("MAX_RECOVERY_ATTEMPTS"))
     error_webhook_url: SecretStr | None = Field(None, validation_alias=_env("ERROR_WEBHOOK_URL"))
+    error_webhook_kind: Literal["auto", "slack", "discord", "webhook"] = Field(
+        "auto", validation_alias=_env("ERROR_WEBHOOK_KIND"),
+        description="Format for ERROR_WEBHOOK_URL; auto infers it from the URL.")
     monitoring_overhead_limit: float = Field(5, gt=0,
                                              validation_alias=_env("MONITORING_OVERHEAD_LIMIT"))
     error_retention_days: int = Field(7, ge=1, validation_alias=_env("ERROR_RETENTION_DAYS"))

@@ -130,6 +130,56 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE recoveries ADD COLUMN detected_at REAL;
     """,
+    # 4: alerts (every alert made, sent or not), the outbox of deliveries not yet accepted,
+    # the delivery log, and silences (supervisor/alerts/)
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        service TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        correlation_id TEXT,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        channels TEXT NOT NULL DEFAULT '[]',
+        alert TEXT NOT NULL
+    );
+    CREATE INDEX alerts_created ON alerts(created_at);
+    CREATE INDEX alerts_correlation ON alerts(correlation_id);
+    CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX alert_outbox_channel ON alert_outbox(channel, id);
+    CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        detail TEXT NOT NULL DEFAULT '',
+        latency_ms REAL
+    );
+    CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id);
+    CREATE INDEX alert_deliveries_at ON alert_deliveries(at);
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        matchers TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        comment TEXT NOT NULL DEFAULT '',
+        deleted_at REAL
+    );
+    """,
 ]
 
 ERROR_JSON = ("context",)

@@ -50,6 +50,7 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 def create_app(daemon: Daemon) -> web.Application:
     from supervisor.api import (
+        alerts,
         dashboard,
         errors,
         faults,
@@ -61,13 +62,15 @@ def create_app(daemon: Daemon) -> web.Application:
         openapi,
         recover,
         services,
+        silences,
         stream,
     )
 
     app = web.Application(middlewares=[monitoring.count_requests, json_errors, require_token],
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    for module in (health, errors, recover, services, heartbeat, monitoring):
+    for module in (health, errors, recover, services, heartbeat, monitoring, alerts,
+                   silences):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from supervisor import __version__
+from supervisor.alerts.silences import SilenceSpec
 from supervisor.api.faults import Fault
 from supervisor.api.recover import RecoverRequest
 from supervisor.api.services import PauseRequest
@@ -189,6 +190,29 @@ PATHS: dict[str, dict[str, Op]] = {
                    "started)", headers={"X-Requested-By": "who asked"},
                    responses={200: "resumed", 401: "missing or wrong API token",
                               404: "unknown service", 409: "not paused"}),
+    },
+    "/api/monitoring/alerts": {
+        "get": op("Alerts made (sent, queued, silenced, suppressed, failed) with their "
+                  "deliveries; the outbox depth and each channel's last error",
+                  tag="alerts",
+                  query={"since": "30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)",
+                         "service": "only this service", "limit": "1-1000 (default 100)"},
+                  responses={200: "alerts and channel state", 422: "invalid query"}),
+    },
+    "/api/monitoring/silences": {
+        "post": op("Silence alerts matching service/severity/category (globs) until `end`",
+                   tag="alerts", body=SilenceSpec,
+                   responses={201: "the silence", 400: "body is not JSON",
+                              401: "missing or wrong API token",
+                              422: "a field is invalid (named in `problems`)"}),
+        "get": op("Active and pending silences (config and API); ?all=1 adds expired ones",
+                  tag="alerts", query={"all": "1 to include expired and deleted silences"}),
+    },
+    "/api/monitoring/silences/{id}": {
+        "delete": op("End a silence made through the API", tag="alerts",
+                     responses={200: "deleted", 401: "missing or wrong API token",
+                                404: "no active silence with that id",
+                                409: "the silence comes from services.json"}),
     },
     "/api/monitoring/events": {
         "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",

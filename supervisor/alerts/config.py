@@ -1,0 +1,94 @@
+"""`errorMonitoring.alerts` in services.json: channels, when to fire, grouping, retries,
+silences and maintenance windows. The channel list is a discriminated union over the channel
+registry, so a plugin channel validates like a built-in one."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from supervisor.alerts import registry
+from supervisor.alerts.silences import MaintenanceWindow, SilenceSpec
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DeliveryPolicy(_Model):
+    initial_delay: float = Field(1000, gt=0, alias="initialDelayMs",
+                                 description="Wait after the first failed delivery (5xx, "
+                                             "timeout); doubles each time.")
+    max_delay: float = Field(300000, gt=0, alias="maxDelayMs")
+    max_age: float = Field(86400000, gt=0, alias="maxAgeMs",
+                           description="An alert not accepted by then is given up as failed.")
+
+
+class AlertsBase(_Model):
+    enabled: bool = True
+    fire_on: Literal["first_attempt_failed", "failing"] = Field(
+        "first_attempt_failed", alias="fireOn",
+        description="first_attempt_failed: page only when automatic recovery did not fix it "
+                    "at once (a silent self-heal pages nobody); failing: page when declared "
+                    "failing.")
+    fire_after: float = Field(60000, gt=0, alias="fireAfterMs",
+                              description="Page anyway when still down this long without a "
+                                          "failed recovery attempt to report.")
+    group_window: float = Field(2000, ge=0, alias="groupWindowMs",
+                                description="Changes within this window go out as one message.")
+    reminder_interval: float | None = Field(None, gt=0, alias="reminderIntervalMs",
+                                            description="Repeat while an incident stays down.")
+    flap_window: float = Field(600000, gt=0, alias="flapWindowMs")
+    flap_max_messages: int = Field(6, ge=1, alias="flapMaxMessages",
+                                   description="Messages per service within flapWindowMs; "
+                                               "beyond that one flapping notice, then quiet.")
+    public_url: str | None = Field(None, alias="publicUrl",
+                                   description="Where people open the dashboard; enables links.")
+    link_template: str = Field("{publicUrl}/?service={service}&incident={incident}",
+                               alias="linkTemplate")
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+    silences: list[SilenceSpec] = Field(default_factory=list)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+def _unique_names(cls: Any, channels: list[Any]) -> list[Any]:
+    seen: dict[str, int] = {}
+    for i, ch in enumerate(channels):
+        name = ch.name or ch.type
+        if name in seen:
+            raise ValueError(f"[{i}] name {name!r} is already used by channels[{seen[name]}]; "
+                             "give each channel its own name")
+        seen[name] = i
+    return channels
+
+
+@cache
+def alerts_model() -> type[AlertsBase]:
+    """AlertsConfig with `channels` typed from what the channel registry holds now."""
+    classes = [c.config_model for c in registry.items().values()]
+    union = Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007
+    return create_model(  # type: ignore[no-any-return]
+        "AlertsConfig", __base__=AlertsBase,
+        channels=(list[union], Field(default_factory=list)),  # type: ignore[valid-type]
+        __validators__={"_names": field_validator("channels")(_unique_names)})
+
+
+def channel_kinds() -> list[str]:
+    return registry.names()
+
+
+def infer_kind(url: str) -> str:
+    """slack / discord / webhook from an ERROR_WEBHOOK_URL, the way each platform shapes it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.endswith("hooks.slack.com") or host.endswith("hooks.slack-gov.com") or \
+            parts.path.startswith("/services/T"):
+        return "slack"
+    if "/api/webhooks/" in parts.path and (host.endswith(("discord.com", "discordapp.com"))
+                                           or parts.path.startswith("/api/webhooks/")):
+        return "discord"
+    return "webhook"

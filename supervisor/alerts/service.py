@@ -1,0 +1,165 @@
+"""The alerting subsystem as the daemon sees it: configured from services.json and the
+environment, fed by the bus, one delivery loop per channel, and a summary for the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+from loguru import logger
+
+from supervisor.alerts import registry
+from supervisor.alerts.channel import Answer, Channel, ChannelConfig
+from supervisor.alerts.config import AlertsBase, alerts_model, infer_kind
+from supervisor.alerts.delivery import Deliverer
+from supervisor.alerts.lifecycle import EVENTS, Alerter
+from supervisor.alerts.message import Alert
+from supervisor.alerts.outbox import Outbox, Pending
+from supervisor.alerts.silences import Silences
+from supervisor.events import EventBus
+from supervisor.settings import Settings
+from supervisor.state import StateTracker
+from supervisor.store import Store
+
+ENV_CHANNEL = "default"
+
+
+def build_channels(config: AlertsBase, settings: Settings | None) -> dict[str, Channel]:
+    """The configured channels, plus ERROR_WEBHOOK_URL as channel `default` when set."""
+    channels: dict[str, Channel] = {}
+    for cc in getattr(config, "channels", []):
+        ch = registry.get(cc.type)(cc)
+        channels[ch.name] = ch
+    url = settings.error_webhook_url if settings is not None else None
+    if url is not None and url.get_secret_value():
+        value = url.get_secret_value()
+        if not any(c.config.url.get_secret_value() == value for c in channels.values()):
+            kind = settings.error_webhook_kind if settings is not None else "auto"
+            kind = infer_kind(value) if kind == "auto" else kind
+            cc = registry.get(kind).config_model.model_validate(
+                {"type": kind, "name": ENV_CHANNEL, "url": value})
+            channels.setdefault(ENV_CHANNEL, registry.get(kind)(cc))
+    return channels
+
+
+def channel_config(cc: ChannelConfig) -> dict[str, Any]:
+    """A channel's settings for the API: everything but its secrets."""
+    return {"name": cc.name or cc.type, "type": cc.type, "minSeverity": str(cc.min_severity),
+            "services": cc.services or None, "excludeServices": cc.exclude_services or None}
+
+
+class AlertService:
+    def __init__(self, store: Store, bus: EventBus, tracker: StateTracker,
+                 settings: Settings, auto_recovery: bool = True) -> None:
+        self.store = store
+        self.bus = bus
+        self.tracker = tracker
+        self.settings = settings
+        self.auto_recovery = auto_recovery
+        self.outbox = Outbox(store)
+        self.silences = Silences(store)
+        self.alerter = Alerter(self)
+        self.config: Any = alerts_model()()
+        self.channels: dict[str, Channel] = {}
+        self.deliverers: dict[str, Deliverer] = {}
+        self._started = False
+        self._tick: asyncio.Task[None] | None = None
+
+    def subscribe(self) -> None:
+        self.bus.subscribe("alerts", self.alerter.on_event, types=EVENTS)
+
+    def configure(self, config: Any) -> None:
+        """Apply `errorMonitoring.alerts` (at start and on reload)."""
+        self.config = config
+        self.silences.configure(config.silences, config.maintenance)
+        self.channels = build_channels(config, self.settings) if config.enabled else {}
+        if self._started:
+            asyncio.get_running_loop().create_task(self._restart_deliverers())
+
+    async def start(self) -> None:
+        await self.silences.load()
+        self._started = True
+        await self._restart_deliverers()
+        self._tick = asyncio.get_running_loop().create_task(self._ticker(), name="alerts:tick")
+        names = ", ".join(f"{n} ({c.type_name})" for n, c in self.channels.items())
+        logger.info("alerts: {}", names or "no channel configured")
+
+    async def _restart_deliverers(self) -> None:
+        old, self.deliverers = self.deliverers, {}
+        for d in old.values():
+            await d.stop()
+        for name, ch in self.channels.items():
+            d = Deliverer(ch, self.outbox, self.config.delivery, self.config.group_window / 1000,
+                          self._settled)
+            if name in old:
+                d.health = old[name].health
+            self.deliverers[name] = d
+            d.start()
+
+    async def _settled(self, channel: str, batch: list[Pending], answer: Answer,
+                       outcome: str) -> None:
+        """Tell the bus (metrics, the event stream): one `alert_delivery` per alert."""
+        depth = await self.outbox.total()
+        for p in batch:
+            self.bus.publish("alert_delivery", p.alert.service, p.alert.correlation_id,
+                             alert=p.alert.id, kind=p.alert.kind, channel=channel,
+                             outcome=outcome, httpStatus=answer.status,
+                             detail=answer.describe()[:300], outboxDepth=depth)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self.alerter.tick()
+            except Exception:
+                logger.exception("alert timers failed")
+
+    async def stop(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick
+        for d in self.deliverers.values():
+            await d.stop()
+
+    # -- used by the alerter ----------------------------------------------------------------
+    def route(self, alert: Alert) -> list[str]:
+        return [n for n, ch in self.channels.items() if ch.config.wants(alert)]
+
+    def wake(self, channels: list[str]) -> None:
+        for name in channels:
+            d = self.deliverers.get(name)
+            if d is not None:
+                d.wake()
+
+    def link(self, service: str, incident: str) -> str:
+        base = self.config.public_url
+        if not base:
+            return ""
+        return str(self.config.link_template.format(publicUrl=base.rstrip("/"),
+                                                    service=quote(service),
+                                                    incident=quote(incident or "")))
+
+    # -- visibility -------------------------------------------------------------------------
+    def delivery_status(self) -> str:
+        """ok / degraded (a channel's last attempt failed) / disabled (no channel)."""
+        if not self.deliverers:
+            return "disabled"
+        return "degraded" if any(d.health.failing for d in self.deliverers.values()) else "ok"
+
+    async def summary(self) -> dict[str, Any]:
+        depth = await self.outbox.depth()
+        channels = {}
+        for name, d in self.deliverers.items():
+            channels[name] = {**channel_config(d.channel.config), **d.health.to_api(),
+                              "outboxDepth": depth.get(name, {}).get("depth", 0)}
+        errors = [(d.health.last_error_at, f"{n}: {d.health.last_error}")
+                  for n, d in self.deliverers.items() if d.health.last_error_at]
+        return {"delivery": self.delivery_status(),
+                "outboxDepth": sum(v["depth"] for v in depth.values()),
+                "lastDeliveryError": max(errors)[1] if errors else None,
+                "channels": channels,
+                "orphaned": {n: v["depth"] for n, v in depth.items() if n not in channels}
+                or None}
