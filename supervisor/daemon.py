@@ -58,6 +58,7 @@ class Daemon:
         self.monitoring = Monitoring(self)
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings,
                                    auto_recovery=settings.auto_recovery_enabled)
+        self.status.register("alerts", self.alerts.summary)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()

@@ -200,6 +200,9 @@ def test_outage_and_sigkill_lose_nothing_and_repeat_nothing(daemon_factory, rece
                       "degraded" and h, what="health shows delivery degraded")
     assert health["status"] in ("degraded", "critical")
     assert "503" in listing["lastDeliveryError"]
+    status = d.get("/api/monitoring/status")[1]["alerts"]
+    assert status["outboxDepth"] >= 3 and "503" in status["lastDeliveryError"]
+    assert status["channels"]["webhook"]["status"] == "failing"
     queued = {a["id"]: a for a in listing["alerts"] if a["status"] == "queued"}
     assert len(queued) == 3
     refused_while_down = len(receiver.of("webhook")) - len(receiver.of("webhook", True))
