@@ -80,7 +80,8 @@ def test_store_on_a_full_filesystem_keeps_checking_and_reports_it(daemon_factory
     filler = small_tmpfs / "filler"
     try:
         wait_for(lambda: d.state("svc") == "healthy", what="first check")
-        with open(filler, "wb") as f:  # fill the file system to the last block
+        # unbuffered: a buffered tail would fail again in close(), outside the try
+        with open(filler, "wb", buffering=0) as f:  # fill the file system to the last block
             try:
                 while True:
                     f.write(b"\0" * 16384)

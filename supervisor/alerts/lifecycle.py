@@ -67,6 +67,7 @@ class Alerter:
         self._sent: dict[str, deque[float]] = {}  # service -> times of its recent messages
         self._flap_noticed: set[str] = set()
         self._lock = asyncio.Lock()
+        self._unstored: deque[tuple[Alert, list[str], float, str, str]] = deque()
 
     @property
     def cfg(self) -> Any:
@@ -163,6 +164,7 @@ class Alerter:
         """Once a second: late firing, overdue closes, reminders."""
         now = time.time()
         async with self._lock:
+            await self._flush_unstored()
             for inc in list(self.incidents.values()):
                 if inc.pending_close is not None and now >= inc.close_deadline:
                     await self._close(inc, inc.pending_close)
@@ -255,18 +257,17 @@ class Alerter:
         """Silences, storm control, routing; then into the outbox."""
         silence = self.svc.silences.match(alert)
         if silence is not None:
-            await self.svc.outbox.add(alert, [], 0, status="silenced",
-                                      reason=f"silence {silence['id']}")
+            await self._store(alert, [], 0, status="silenced",
+                              reason=f"silence {silence['id']}")
             logger.info("alert {} ({} {}) silenced by {}", alert.id, alert.kind, alert.service,
                         silence["id"])
             return
         if alert.kind != "gave_up" and self._flapping(alert):
             if alert.service in self._flap_noticed:
-                await self.svc.outbox.add(alert, [], 0, status="suppressed",
-                                          reason="flapping")
+                await self._store(alert, [], 0, status="suppressed", reason="flapping")
                 return
             self._flap_noticed.add(alert.service)
-            await self.svc.outbox.add(alert, [], 0, status="suppressed", reason="flapping")
+            await self._store(alert, [], 0, status="suppressed", reason="flapping")
             window = human_ms(self.cfg.flap_window)
             alert = Alert(kind="flapping", service=alert.service, severity=alert.severity,
                           summary=f"changed state too often ({self.cfg.flap_max_messages} "
@@ -277,8 +278,28 @@ class Alerter:
                           check=alert.check, detail=alert.detail, link=alert.link)
         channels = self.svc.route(alert)
         delay = 0.0 if alert.severity == "critical" else self.cfg.group_window / 1000
-        await self.svc.outbox.add(alert, channels, delay)
+        await self._store(alert, channels, delay)
         self.svc.wake(channels)
+
+    async def _store(self, alert: Alert, channels: list[str], delay: float,
+                     status: str = "queued", reason: str = "") -> None:
+        """Into the outbox; when the store cannot write (disk full), held here in order and
+        retried by tick(): an alert is never dropped for want of a disk."""
+        self._unstored.append((alert, channels, delay, status, reason))
+        await self._flush_unstored()
+
+    async def _flush_unstored(self) -> None:
+        while self._unstored:
+            alert, channels, delay, status, reason = self._unstored[0]
+            try:
+                await self.svc.outbox.add(alert, channels, delay, status, reason)
+            except Exception as exc:
+                if len(self._unstored) in (1, 10, 100):
+                    logger.error("cannot store alert {} ({}); {} held in memory, retrying: {}",
+                                 alert.id, alert.kind, len(self._unstored), exc)
+                return
+            self._unstored.popleft()
+            self.svc.wake(channels)
 
     def _flapping(self, alert: Alert) -> bool:
         window = self.cfg.flap_window / 1000
