@@ -32,7 +32,9 @@ from supervisor.state import State
 if TYPE_CHECKING:
     from supervisor.alerts.service import AlertService
 
-CLOSE_WAIT_S = 10.0  # how long "recovered" waits for the recovery run to say what fixed it
+CLOSE_WAIT_S = 10.0
+# skips that only postpone the repair (fireAfterMs still pages if it never comes)
+WAITING = ("starting up", "waiting for", "another host", "service is paused")  # how long "recovered" waits for the recovery run to say what fixed it
 EVENTS = frozenset({"state_changed", "recovery_started", "recovery_attempt",
                     "recovery_finished", "recovery_skipped", "gave_up"})
 
@@ -140,7 +142,8 @@ class Alerter:
         reason = str(e.data.get("reason", ""))
         if caused_by:
             self._fold(inc, str(caused_by))
-        elif "maintenance" not in reason:
+        elif not reason.startswith(WAITING):
+            # breaker open, flapping, given up: no automatic repair is coming
             inc.outcome = f"automatic recovery skipped: {reason}"
             await self._fire(inc, "is failing; no automatic recovery", e.at)
 
