@@ -18,6 +18,7 @@ from supervisor.config import load_config
 from supervisor.events import Event, EventBus
 from supervisor.http_client import close_shared_session
 from supervisor.incidents import IncidentRecorder
+from supervisor.locks import RedisLease
 from supervisor.metrics import Metrics
 from supervisor.monitoring import Monitoring
 from supervisor.processes import ProcessManager
@@ -49,7 +50,9 @@ class Daemon:
         self.recovery = RecoveryManager(
             bus=self.bus, tracker=self.tracker, scheduler=self.scheduler, store=self.store,
             processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
-            data_dir=str(self.data_dir))
+            data_dir=str(self.data_dir),
+            lock=RedisLease(settings.lock_redis_url.get_secret_value())
+            if settings.lock_redis_url else None)
         self.incidents = IncidentRecorder(self.store, self.tracker)
         self.metrics = Metrics(self.bus, self.tracker)
         self.push = PushHub(heartbeat_board, self.tracker.signal_failure, self._signs_of_life)

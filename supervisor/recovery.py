@@ -766,6 +766,9 @@ class RecoveryManager:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.close()
+        close = getattr(self.lock, "close", None)
+        if close is not None:
+            await close()
 
 
 def _clock(at: float | None) -> str:

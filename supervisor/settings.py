@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_concurrent_checks: int = Field(200, ge=1)
     log_format: Literal["auto", "json", "text"] = "auto"
     uptime_window_hours: float = Field(24, gt=0)
+    lock_redis_url: SecretStr | None = Field(
+        None, description="Redis for recovery leases, when several supervisor hosts watch the "
+                          "same services (one recovery per service across hosts).")
 
     # Errors, reports and the daemon's self-watch (docs/errors.md).
     summary_retention_days: int = Field(30, ge=1, description="Hourly error summaries kept.")

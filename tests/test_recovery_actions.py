@@ -5,6 +5,7 @@ dependencies on a Redis the test kills, and dry runs that change nothing."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import stat
@@ -60,7 +61,7 @@ def test_signal_reloads_the_service_in_place(daemon_factory, tmp_path):
 def test_webhook_calls_the_services_repair_hook(daemon_factory, tmp_path):
     port, pid_file = free_port(), tmp_path / "web.pid"
     svc = demo_service_config(port, pid_file, ladder=[
-        {"strategy": "webhook", "url": f"http://127.0.0.1:{port}/heal"}])
+        {"strategy": "webhook", "url": f"http://ops:sekrit-pass@127.0.0.1:{port}/heal"}])
     d = daemon_factory(services_file({"web": svc}))
     wait_for(lambda: d.state("web") == "healthy", what="web healthy")
     pid = _pid(pid_file)
@@ -70,6 +71,9 @@ def test_webhook_calls_the_services_repair_hook(daemon_factory, tmp_path):
     assert "answered 200" in run["attempts"][0]["message"]
     assert '"failing": false' in run["attempts"][0]["output"]
     assert _pid(pid_file) == pid
+    assert "POST http://ops:***@127.0.0.1" in run["attempts"][0]["ran"]
+    stored = d.get(f"/api/monitoring/recoveries/{run['id']}")[1]
+    assert "sekrit-pass" not in json.dumps(stored) + json.dumps(d.service("web"))
 
 
 def test_reconnect_redis_calls_the_reconnect_hook(daemon_factory, tmp_path, redis_server):

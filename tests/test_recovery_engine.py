@@ -40,7 +40,7 @@ def test_crashing_on_start_twice_then_working_recovers_with_growing_gaps(daemon_
     svc = demo_service_config(port, pid_file, interval=500, ladder=["restart"])
     svc["restart"]["command"] += ["--fail-starts-file", str(fails)]
     cfg = services_file({"app": svc}, maxAttempts=4, initialDelay=400, backoffMultiplier=2,
-                        jitter=0, startupGrace=3000)
+                        jitter=0, startupGrace=3000, resetAfter=4000)
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("app") == "healthy", what="app healthy")
     fails.write_text("2")  # the next two starts crash at once
@@ -68,6 +68,15 @@ def test_crashing_on_start_twice_then_working_recovers_with_growing_gaps(daemon_
                       and _runs(d, "app", "succeeded")[-1], timeout=30, what="second recovery")
     assert second["plan"][0]["strategy"] == "wait" and second["plan"][0]["delayMs"] == 400
     assert d.service("app")["recovery"]["backoffLevel"] == 2
+
+    # Healthy for longer than resetAfter: the next recovery starts without a wait again.
+    wait_for(lambda: d.state("app") == "healthy", what="app healthy after the second")
+    time.sleep(5)
+    os.kill(_pid(pid_file), signal.SIGKILL)
+    third = wait_for(lambda: len(_runs(d, "app", "succeeded")) == 3
+                     and _runs(d, "app", "succeeded")[-1], timeout=30, what="third recovery")
+    assert third["plan"][0]["strategy"] == "restart_command", third["plan"]
+    assert d.service("app")["recovery"]["backoffLevel"] == 1
 
 
 @pytest.mark.timeout(120)
@@ -157,3 +166,23 @@ def test_pause_is_not_a_failure_and_survives_a_restart(daemon_factory, tmp_path)
     status, body = d.post("/api/monitoring/services/web/pause", {"durationMs": "soon"})
     assert status == 422 and body["problems"][0]["field"] == "durationMs"
     assert d.post("/api/monitoring/services/nope/pause", {})[0] == 404
+
+
+def test_flapping_opens_the_breaker_even_though_every_restart_worked(daemon_factory,
+                                                                     tmp_path):
+    port, pid_file = free_port(), tmp_path / "flappy.pid"
+    svc = demo_service_config(port, pid_file, interval=500, ladder=["restart"])
+    cfg = services_file({"flappy": svc}, flapMaxRecoveries=2, flapWindow=600000,
+                        initialDelay=100, jitter=0)
+    d = daemon_factory(cfg)
+    wait_for(lambda: d.state("flappy") == "healthy", what="flappy healthy")
+    for n in (1, 2):
+        os.kill(_pid(pid_file), signal.SIGKILL)
+        wait_for(lambda n=n: len(_runs(d, "flappy", "succeeded")) == n
+                 and d.state("flappy") == "healthy", timeout=30, what=f"recovery {n}")
+    os.kill(_pid(pid_file), signal.SIGKILL)
+    wait_for(lambda: d.state("flappy") == "gave_up", timeout=20, what="gave up on flapping")
+    assert len(_runs(d, "flappy", "succeeded")) == 2, "no third restart"
+    skipped = _runs(d, "flappy", "skipped")
+    assert skipped and skipped[-1]["message"].startswith("flapping: 2 recoveries within 10 min")
+    assert d.service("flappy")["recovery"]["breaker"]["open"] is True
