@@ -114,7 +114,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     health = daemon.store.write_health()
     written = daemon.store.writes.health.written - written0
     lateness = []
-    for service, times in runs.items():
+    for times in runs.values():
         for a, b in zip(times, times[1:], strict=False):
             if a >= storm_start_mark and b <= storm_end_mark:
                 lateness.append(max(0.0, (b - a) - args.interval) * 1000)

@@ -41,7 +41,7 @@ class _Intercept(logging.Handler):
         while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
-        logger.patch(lambda r: r.update(name=record.name)).opt(
+        logger.patch(lambda r: r.update(name=record.name)).opt(  # type: ignore[call-arg]
             depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
 

@@ -153,7 +153,7 @@ class SelfWatch:
         exc = ctx.get("exception")
         message = str(ctx.get("message") or "unhandled exception in the event loop")
         where = ctx.get("task") or ctx.get("future") or ctx.get("handle")
-        extra = {"where": repr(where)[:300]} if where is not None else {}
+        extra: dict[str, Any] = {"where": repr(where)[:300]} if where is not None else {}
         if isinstance(exc, BaseException):
             c = classify_exception(exc)
             if c.category is Category.INTERNAL_ERROR:

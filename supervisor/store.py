@@ -543,7 +543,7 @@ class Store:
                  "first_seen": "first_seen DESC"}[sort]
 
         def q() -> list[dict[str, Any]]:
-            sql, args = "SELECT * FROM error_groups WHERE 1=1", []
+            sql, args = "SELECT * FROM error_groups WHERE 1=1", list[Any]()
             if status:
                 sql += f" AND status IN ({', '.join('?' for _ in status)})"
                 args.extend(status)
@@ -598,7 +598,7 @@ class Store:
     async def list_recoveries(self, since: float, service: str | None = None,
                               limit: int = 1000) -> list[dict[str, Any]]:
         def q() -> list[dict[str, Any]]:
-            sql, args = "SELECT * FROM recoveries WHERE created_at >= ?", [since]
+            sql, args = "SELECT * FROM recoveries WHERE created_at >= ?", list[Any]([since])
             if service is not None:
                 sql += " AND service = ?"
                 args.append(service)
