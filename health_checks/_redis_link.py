@@ -49,7 +49,7 @@ class RedisLink:
         """Run one command; any connection error drops the connection before it propagates."""
         client = await self.get()
         try:
-            result = await client.execute_command(*args)
+            result = await client.execute_command(*args)  # type: ignore[no-untyped-call]
         except BaseException:
             await self.drop()
             raise

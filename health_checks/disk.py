@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 from collections import deque
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -57,8 +57,9 @@ class DiskCheck(HealthCheck):
         used = (st.f_blocks - st.f_bfree) * st.f_frsize
         percent = 100.0 * used / (used + free) if used + free else 0.0
         inodes = 100.0 * (st.f_files - st.f_ffree) / st.f_files if st.f_files else 0.0
-        details = {"path": cfg.path, "usedPercent": round(percent, 1), "freeBytes": free,
-                   "totalBytes": total, "inodesUsedPercent": round(inodes, 1)}
+        details: dict[str, Any] = {"path": cfg.path, "usedPercent": round(percent, 1),
+                                   "freeBytes": free, "totalBytes": total,
+                                   "inodesUsedPercent": round(inodes, 1)}
         ttf = self._forecast(used, free)
         if ttf is not None:
             details["timeToFullS"] = round(ttf)

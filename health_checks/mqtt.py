@@ -66,6 +66,11 @@ class MqttCheck(HealthCheck):
         try:
             async with asyncio.timeout(cfg.timeout_s):
                 client = await self._connect()
+                # One loop pass lets the socket reader see a close that already happened;
+                # publishing on a closed socket makes aiomqtt log a traceback from inside.
+                await asyncio.sleep(0)
+                if client._disconnected.done():  # noqa: SLF001 - aiomqtt has no public flag
+                    raise aiomqtt.MqttError("the broker closed the connection")
                 arrived = asyncio.get_running_loop().create_future()
                 arrived.add_done_callback(_retrieve)
                 self._waiting[token] = arrived

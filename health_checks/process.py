@@ -111,7 +111,7 @@ class ProcessCheck(HealthCheck):
         if growth is not None:
             return self.result(CheckKind.RESOURCE_PRESSURE, latency,
                                f"process {pid} memory grew {growth:.0f} MB in "
-                               f"{cfg.leak_window / 1000:g} s, steadily: looks like a leak "
+                               f"{(cfg.leak_window or 0) / 1000:g} s, steadily: looks like a leak "
                                f"(RSS now {rss_mb:.0f} MB)", resource="memory", leak=True, **d)
         if cfg.max_open_files is not None and d["openFiles"] > cfg.max_open_files:
             return self.result(CheckKind.RESOURCE_PRESSURE, latency,
@@ -137,7 +137,8 @@ class ProcessCheck(HealthCheck):
         if cfg.systemd_unit is not None:
             return await _main_pid(cfg.systemd_unit)
         pid = await asyncio.to_thread(_match, cfg.process_name, cfg.cmdline)
-        what = f"named {cfg.process_name!r}" if cfg.process_name else f"whose command line matches {cfg.cmdline!r}"
+        what = (f"named {cfg.process_name!r}" if cfg.process_name
+                else f"whose command line matches {cfg.cmdline!r}")
         return pid, f"no process {what}"
 
     def _inspect(self, pid: int) -> dict[str, Any]:

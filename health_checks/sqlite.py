@@ -9,7 +9,7 @@ import glob
 import os
 import sqlite3
 import time
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -41,8 +41,7 @@ class SqliteCheck(HealthCheck):
     async def run(self) -> CheckResult:
         cfg = self.config
         started = time.perf_counter()
-        files = sorted(glob.glob(cfg.path)) if glob.has_magic(cfg.path) else \
-            ([cfg.path] if os.path.exists(cfg.path) else [])
+        files = await asyncio.to_thread(_files, cfg.path)
         if len(files) < cfg.min_files:
             return self.result(CheckKind.UNHEALTHY, 0.0,
                                f"{len(files)} file(s) match {cfg.path} (need {cfg.min_files})")
@@ -61,7 +60,8 @@ class SqliteCheck(HealthCheck):
             self._last_quick[f] = now
         latency = _ms(started)
         sizes = {f: s for f, (s, _) in outcome.items()}
-        details = {"files": len(files), "totalMb": round(sum(sizes.values()) / 1_048_576, 2)}
+        details: dict[str, Any] = {"files": len(files),
+                                   "totalMb": round(sum(sizes.values()) / 1_048_576, 2)}
         bad = {f: problem for f, (_, problem) in outcome.items() if problem}
         if bad:
             first = next(iter(bad))
@@ -78,6 +78,12 @@ class SqliteCheck(HealthCheck):
                                    f"(limit {cfg.max_size_mb:.0f} MB)", resource="disk",
                                    tooBig=sorted(big)[:20], **details)
         return self.result(CheckKind.HEALTHY, latency, **details)
+
+
+def _files(pattern: str) -> list[str]:
+    if glob.has_magic(pattern):
+        return sorted(glob.glob(pattern))
+    return [pattern] if os.path.exists(pattern) else []
 
 
 def _probe_all(files: list[str], due: set[str], timeout_s: float) -> dict[str, tuple[int, str]]:

@@ -25,7 +25,8 @@ async def test_command_exit_code_output_and_hang(tmp_path):
     r = await make("command", command=[py, "-c", "print('queue ok 3')"],
                    outputMatches=r"ok \d+").run()
     assert r.kind is CheckKind.HEALTHY and r.details["exitCode"] == 0
-    r = await make("command", command=[py, "-c", "print('token=abc123'); raise SystemExit(3)"]).run()
+    r = await make("command",
+                   command=[py, "-c", "print('token=abc123'); raise SystemExit(3)"]).run()
     assert r.kind is CheckKind.UNHEALTHY and "exited with 3" in r.message
     assert "abc123" not in r.message, "secrets in the output are redacted"
     r = await make("command", command=[py, "-c", "print('degraded')"], outputMatches="^ok").run()
@@ -34,7 +35,9 @@ async def test_command_exit_code_output_and_hang(tmp_path):
     assert r.kind is CheckKind.UNHEALTHY and "cannot run" in r.message
     # A hung probe (with a child of its own) is cut off at the timeout, and nothing is left.
     marker = tmp_path / "hang"
-    script = f"import subprocess,time,sys; subprocess.Popen([sys.executable,'-c','import time; time.sleep(60)', '{marker}']); time.sleep(60)"
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', "
+              f"'{marker}']); time.sleep(60)")
     started = time.monotonic()
     r = await make("command", command=[py, "-c", script], timeout=500).run()
     took = time.monotonic() - started

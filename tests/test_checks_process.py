@@ -3,6 +3,7 @@ to limits on memory growth (a leak), open files, threads and CPU."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ async def test_steady_process_is_no_leak_and_stop_and_exit_are_seen(hog):
     for _ in range(8):
         r = await check.run()
         assert r.kind is CheckKind.HEALTHY and r.details["pid"] == p.pid, r
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     os.kill(p.pid, signal.SIGSTOP)
     fault = time.monotonic()
     took, r = await time_until(check, CheckKind.STALLED, since=fault)
