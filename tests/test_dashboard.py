@@ -134,8 +134,9 @@ def test_failure_shows_live_and_the_recover_button_repairs_it(daemon_factory, pa
     expect(done).to_contain_text("dashboard")  # X-Requested-By, stored with the recovery
     expect(incident).to_have_count(0)
     expect(exited).to_contain_text("recovered")
+    expect(page.locator("#overall")).to_have_text("healthy")
+    expect(page.locator("#recover-dialog")).to_be_hidden()  # it closes by itself after a run
     assert page.evaluate("window.__notReloaded") is True, "the page must not reload"
-    time.sleep(0.5)  # let the dialog close before the picture
     shot(page, tmp_path, "dashboard.png")
     assert page.problems == []
 
