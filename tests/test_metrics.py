@@ -58,6 +58,38 @@ def test_metrics_follow_a_failure_and_its_recovery(daemon_factory, tmp_path):
     assert value(m, "soulfra_recovery_duration_seconds_count", service="demo") == 1
 
 
+def test_alert_deliveries_and_outbox_depth(daemon_factory, tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    svc = {"checks": [{"type": "tcp", "host": "127.0.0.1", "port": port}], "interval": 300,
+           "timeoutThreshold": 500, "errorThreshold": 1, "autoRestart": False}
+    cfg = services_file({"svc": svc})
+    # The webhook's receiver is down (nothing listens): every delivery fails and stays queued.
+    cfg["errorMonitoring"]["alerts"] = {
+        "fireOn": "failing", "groupWindowMs": 0,
+        "channels": [{"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook",
+                      "minIntervalMs": 0}]}
+    try:
+        d = daemon_factory(cfg, env={"AUTO_RECOVERY_ENABLED": "false"})
+        wait_for(lambda: d.state("svc") == "healthy", what="svc healthy")
+    finally:
+        listener.close()  # the service goes down: an alert fires
+
+    def undelivered() -> dict | None:
+        m = scrape(d.url)
+        tried = sum(v for k, v in m.get("soulfra_alert_deliveries_total", {}).items()
+                    if dict(k)["channel"] == "webhook")
+        return m if tried >= 1 and value(m, "soulfra_alert_outbox_depth") >= 1 else None
+
+    m = wait_for(undelivered, timeout=30, what="a failed delivery and a queued alert")
+    outcomes = {dict(k)["outcome"] for k in m["soulfra_alert_deliveries_total"]}
+    assert "delivered" not in outcomes, outcomes
+
+
 def test_a_blocked_event_loop_shows_as_lag_and_as_an_error(daemon_factory, tmp_path):
     d = daemon_factory(services_file({}), env={"SOULFRA_FAULT_INJECTION": "true"})
     # Code that blocks the loop by mistake (a sync sleep in a handler): every timer fires late.
