@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -300,8 +301,8 @@ def test_silences_suppress_and_record(daemon_factory, receiver, listeners):
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    from datetime import datetime
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @pytest.mark.timeout(60)
@@ -361,3 +362,55 @@ def test_alert_test_command_prints_each_channels_answer(receiver, tmp_path):
     assert out.returncode == 1
     assert "HTTP 404" in out.stdout and "no_service" in out.stdout
     assert run("nope").returncode == 2
+
+
+@pytest.mark.timeout(60)
+def test_reminders_repeat_while_down_and_stop_when_recovered(daemon_factory, receiver,
+                                                             listeners):
+    port = listen(listeners, "svc")
+    cfg = services_file({"svc": tcp_service(port)})
+    cfg["errorMonitoring"]["alerts"] = {
+        "fireOn": "failing", "groupWindowMs": 0, "reminderIntervalMs": 1000,
+        "channels": [{"type": "webhook", "url": receiver.url("webhook"), "minIntervalMs": 0}]}
+    d = daemon_factory(cfg, env={"AUTO_RECOVERY_ENABLED": "false"})
+    wait_for(lambda: d.state("svc") == "healthy", what="healthy")
+    listeners.pop("svc").close()
+    wait_for(lambda: [a["kind"] for a in alerts_of(receiver.of("webhook"))].count("reminder")
+             >= 2, timeout=15, what="two reminders")
+    listen(listeners, "svc", port)
+    wait_for(lambda: "recovered" in [a["kind"] for a in alerts_of(receiver.of("webhook"))],
+             what="recovered")
+    time.sleep(2.5)
+    kinds = [a["kind"] for a in alerts_of(receiver.of("webhook"))]
+    assert kinds[0] == "firing" and kinds[-1] == "recovered", kinds
+    assert set(kinds[1:-1]) == {"reminder"}, "nothing after recovered"
+    reminder = next(a for a in alerts_of(receiver.of("webhook")) if a["kind"] == "reminder")
+    assert reminder["summary"].startswith("still failing after")
+
+
+@pytest.mark.timeout(90)
+def test_a_dependents_failure_is_folded_into_its_dependencys_incident(daemon_factory, receiver,
+                                                                      listeners):
+    db, api = listen(listeners, "db"), listen(listeners, "api")
+    cfg = services_file({"db": tcp_service(db, ladder=["retry"]),
+                         "api": tcp_service(api, ladder=["retry"], dependsOn=["db"])},
+                        maxAttempts=2, initialDelay=300, jitter=0)
+    cfg["errorMonitoring"]["alerts"] = {
+        "groupWindowMs": 200,
+        "channels": [{"type": "webhook", "url": receiver.url("webhook"), "minIntervalMs": 0}]}
+    d = daemon_factory(cfg)
+    wait_for(lambda: d.state("db") == "healthy" and d.state("api") == "healthy",
+             what="both healthy")
+    listeners.pop("db").close()
+    listeners.pop("api").close()
+    wait_for(lambda: "gave_up" in [a["kind"] for a in alerts_of(receiver.of("webhook"))],
+             timeout=40, what="db given up")
+    listen(listeners, "db", db)
+    listen(listeners, "api", api)
+    # a given-up service comes back on its own checks; its dependent with it
+    wait_for(lambda: d.state("api") == "healthy" and d.state("db") == "healthy", timeout=30,
+             what="both healthy again")
+    time.sleep(1.5)
+    sent = alerts_of(receiver.of("webhook"))
+    assert {a["service"] for a in sent} == {"db"}, [(a["service"], a["kind"]) for a in sent]
+    assert "api" in sent[-1]["affected"], sent[-1]

@@ -7,7 +7,6 @@ timeouts and the meaning of HTTP status codes live here, once.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import json
 import time
@@ -130,7 +129,7 @@ class Channel:
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout / 1000)) as resp:
                 text = await resp.text(errors="replace")
                 answer = self.read_answer(resp.status, dict(resp.headers), text)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             answer = Answer(False, None, detail=f"timed out after {self.config.timeout:g} ms")
         except (aiohttp.ClientError, OSError) as exc:
             # aiohttp names the URL in some messages; the URL is the secret

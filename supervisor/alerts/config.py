@@ -68,8 +68,8 @@ def _unique_names(cls: Any, channels: list[Any]) -> list[Any]:
 def alerts_model() -> type[AlertsBase]:
     """AlertsConfig with `channels` typed from what the channel registry holds now."""
     classes = [c.config_model for c in registry.items().values()]
-    union = Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007
-    return create_model(  # type: ignore[no-any-return]
+    union = Annotated[Union[tuple(classes)], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007, E501
+    return create_model(
         "AlertsConfig", __base__=AlertsBase,
         channels=(list[union], Field(default_factory=list)),  # type: ignore[valid-type]
         __validators__={"_names": field_validator("channels")(_unique_names)})

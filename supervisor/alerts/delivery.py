@@ -78,9 +78,8 @@ class Deliverer:
         self._wake.set()
         if self._task is None:
             return
-        deadline = time.monotonic() + grace
-        while self._sending and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        # the loop ends by itself after the request in flight; cancel it if that takes long
+        await asyncio.wait({self._task}, timeout=grace)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
@@ -150,7 +149,7 @@ class Deliverer:
             self.health.throttled_until = time.time() + wait
             return max(wait, self.channel.interval_s)
         base = self.policy.initial_delay / 1000 * (2 ** attempts)
-        return min(base, self.policy.max_delay / 1000) * random.uniform(0.9, 1.1)
+        return float(min(base, self.policy.max_delay / 1000) * random.uniform(0.9, 1.1))
 
     async def _settle(self, batch: list[Pending], answer: Answer, outcome: str,
                       next_at: float | None = None) -> None:

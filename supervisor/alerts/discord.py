@@ -52,6 +52,7 @@ class DiscordChannel(Channel):
     def read_answer(self, status: int, headers: dict[str, str], text: str) -> Answer:
         answer = super().read_answer(status, headers, text)
         if status == 429:
+            wait: float | None
             try:
                 wait = float(json.loads(text).get("retry_after"))
             except (ValueError, TypeError, AttributeError):
@@ -72,14 +73,13 @@ def embed(a: Alert, budget: int = TOTAL) -> dict[str, Any]:
     footer = clip(f"incident {a.correlation_id}" if a.correlation_id else "soulfra-supervisor",
                   FOOTER)
     left = budget - len(title) - len(footer)
-    fields = []
+    fields: list[dict[str, Any]] = []
     for name, value in a.facts()[:FIELDS - 1]:
-        f = {"name": clip(name, FIELD_NAME), "value": clip(value, min(FIELD_VALUE, 300)),
-             "inline": True}
-        if left - len(f["name"]) - len(f["value"]) < 200:
+        name, value = clip(name, FIELD_NAME), clip(value, min(FIELD_VALUE, 300))
+        if left - len(name) - len(value) < 200:
             break
-        left -= len(f["name"]) + len(f["value"])
-        fields.append(f)
+        left -= len(name) + len(value)
+        fields.append({"name": name, "value": value, "inline": True})
     rec = a.recovery_lines()
     if rec and left > 260:
         value = clip("\n".join(f"• {r}" for r in rec), min(FIELD_VALUE, left - 200))

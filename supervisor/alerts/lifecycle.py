@@ -32,9 +32,9 @@ from supervisor.state import State
 if TYPE_CHECKING:
     from supervisor.alerts.service import AlertService
 
-CLOSE_WAIT_S = 10.0
+CLOSE_WAIT_S = 10.0  # how long "recovered" waits for the recovery run to say what fixed it
 # skips that only postpone the repair (fireAfterMs still pages if it never comes)
-WAITING = ("starting up", "waiting for", "another host", "service is paused")  # how long "recovered" waits for the recovery run to say what fixed it
+WAITING = ("starting up", "waiting for", "another host", "service is paused")
 EVENTS = frozenset({"state_changed", "recovery_started", "recovery_attempt",
                     "recovery_finished", "recovery_skipped", "gave_up"})
 
@@ -173,8 +173,8 @@ class Alerter:
                     await self._close(inc, inc.pending_close)
                 elif not inc.fired and inc.folded_into is None and inc.fire_deadline and \
                         now >= inc.fire_deadline:
-                    await self._fire(inc, f"still down after {human_ms((now - inc.started) * 1000)}",
-                                     None)
+                    down = human_ms((now - inc.started) * 1000)
+                    await self._fire(inc, f"still down after {down}", None)
                 elif inc.fired and self.cfg.reminder_interval and inc.pending_close is None and \
                         now - inc.last_sent >= self.cfg.reminder_interval / 1000:
                     await self._emit(inc, "reminder",

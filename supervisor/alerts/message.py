@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from supervisor.errors import Severity
@@ -82,7 +82,7 @@ class Alert:
 
     @property
     def iso_time(self) -> str:
-        return datetime.fromtimestamp(self.at, timezone.utc).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds")
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) pairs in reading order; empty values are left out."""

@@ -135,7 +135,8 @@ class Outbox:
     async def list_alerts(self, since: float, limit: int = 100,
                           service: str | None = None) -> list[dict[str, Any]]:
         def q() -> list[dict[str, Any]]:
-            sql, args = "SELECT * FROM alerts WHERE created_at >= ?", [since]
+            sql = "SELECT * FROM alerts WHERE created_at >= ?"
+            args: list[Any] = [since]
             if service:
                 sql += " AND service = ?"
                 args.append(service)

@@ -36,8 +36,8 @@ def build_channels(config: AlertsBase, settings: Settings | None) -> dict[str, C
     if url is not None and url.get_secret_value():
         value = url.get_secret_value()
         if not any(c.config.url.get_secret_value() == value for c in channels.values()):
-            kind = settings.error_webhook_kind if settings is not None else "auto"
-            kind = infer_kind(value) if kind == "auto" else kind
+            wanted = settings.error_webhook_kind if settings is not None else "auto"
+            kind = infer_kind(value) if wanted == "auto" else wanted
             cc = registry.get(kind).config_model.model_validate(
                 {"type": kind, "name": ENV_CHANNEL, "url": value})
             channels.setdefault(ENV_CHANNEL, registry.get(kind)(cc))

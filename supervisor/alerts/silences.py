@@ -11,7 +11,7 @@ import fnmatch
 import json
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -74,8 +74,7 @@ def to_timestamp(dt: datetime | None, default: float) -> float:
     if dt is None:
         return default
     if dt.tzinfo is None:  # a time without zone is UTC, like every stored time
-        from datetime import timezone
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -109,8 +108,7 @@ def silence_to_api(s: dict[str, Any], now: float | None = None) -> dict[str, Any
 
 
 def _iso(ts: float) -> str:
-    from datetime import timezone
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 class Silences:
