@@ -77,6 +77,18 @@ class BodyCondition(BaseModel):
         return None
 
 
+def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | None:
+    """aiohttp refuses a request with both user:password in the URL and an Authorization
+    header; say so when the file is read instead of failing at every check."""
+    if url is None or not any(k.lower() == "authorization" for k in headers):
+        return None
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return ("headers.Authorization cannot be combined with credentials in the url "
+                "(user:password@); keep one of them")
+    return None
+
+
 class HttpCheckConfig(CheckConfig):
     type: Literal["http"] = "http"
     url: str | None = Field(
@@ -122,6 +134,13 @@ class HttpCheckConfig(CheckConfig):
             except (OSError, ssl.SSLError) as exc:
                 raise ValueError(f"cannot load CA file {v}: {exc}") from None
         return v
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> HttpCheckConfig:
+        problem = conflicting_credentials(self.url, self.headers)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _contract(self) -> HttpCheckConfig:

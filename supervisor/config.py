@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 import health_checks
+from health_checks.http import conflicting_credentials
 import recovery_strategies
 from recovery_strategies.base import StrategyConfig
 from recovery_strategies.restart_command import ProcessSpec
@@ -206,6 +207,9 @@ def _finish_service(svc: Any) -> Any:
                                  "baseUrl or port")
             path = check.path or svc.health_check_path or "/"
             check.url = base + (path if path.startswith("/") else "/" + path)
+            problem = conflicting_credentials(check.url, check.headers)
+            if problem:
+                raise ValueError(f"checks[{i}].{problem}")
         if getattr(check, "type", None) == "tcp" and check.port is None:
             if svc.port is None:
                 raise ValueError(f"checks[{i}].port is required when the service has no port")

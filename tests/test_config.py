@@ -123,3 +123,22 @@ def test_environment_names_of_the_platform(monkeypatch):
     assert Settings().error_retention_days == 9
     cfg = load_config(ROOT / "services.json", Settings())
     assert cfg.error_monitoring.recovery.max_attempts == 3, "the file's explicit value wins"
+
+
+def test_credentials_in_url_and_an_authorization_header_are_refused_when_read():
+    """aiohttp cannot send both; the file is refused instead of the check crashing each run."""
+    def problems(service: dict) -> list[str]:
+        try:
+            parse_config({"errorMonitoring": {"services": {"api": service}}})
+        except ConfigError as exc:
+            return exc.problems
+        raise AssertionError("accepted")
+
+    headers = {"Authorization": "Bearer abc"}
+    explicit = problems({"checks": [{"type": "http", "url": "http://u:p@127.0.0.1:9/health",
+                                     "headers": headers}]})
+    assert len(explicit) == 1 and explicit[0].startswith(
+        "errorMonitoring.services.api.checks[0]") and "headers.Authorization" in explicit[0]
+    derived = problems({"baseUrl": "http://u:p@127.0.0.1:9", "checks": [
+        {"type": "http", "path": "/health", "headers": headers}]})
+    assert len(derived) == 1 and "checks[0].headers.Authorization" in derived[0]
