@@ -225,8 +225,10 @@ def _finish_service(svc: Any) -> Any:
 @cache
 def models() -> tuple[type[BaseModel], type[BaseModel]]:
     """Build (ServiceConfig, ServicesFile) from what the registries hold now."""
-    check_classes = [c.config_model for c in health_checks.registry.items().values()]
-    step_classes = [s.config_model for s in recovery_strategies.registry.items().values()]
+    # Sorted by name: the schema must not depend on the order modules happened to be imported.
+    check_classes = [c.config_model for _, c in sorted(health_checks.registry.items().items())]
+    step_classes = [s.config_model
+                    for _, s in sorted(recovery_strategies.registry.items().items())]
     check_union = Annotated[Union[tuple(check_classes)], Field(discriminator="type")]  # noqa: UP007
     step_union = Annotated[Union[tuple(step_classes)], Field(discriminator="strategy")]  # noqa: UP007
 
