@@ -431,6 +431,10 @@ class RecoveryManager:
         if service in self.active:
             return self.active[service], True
         delay = 0.0
+        if action != "auto" and not force and rec.breaker_open:
+            await self._skip(run, f"circuit breaker open since {_clock(rec.opened_at)}: "
+                                  f"{rec.reason}; send force: true to recover anyway", None)
+            return run, False
         if action == "auto" and not force:
             reason = self._refusal(service, st.state)
             if reason is not None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,9 @@ def test_breaker_opens_survives_a_restart_probes_slowly_and_closes_by_itself(dae
     wait_for(lambda: d.state("broken") == "gave_up", timeout=30, what="gave_up")
     breaker = d.service("broken")["recovery"]["breaker"]
     assert breaker["open"] is True and "failed after 2 attempt" in breaker["reason"]
+    status, body = d.post("/api/monitoring/recover",
+                          {"action": "restart_service", "target": "broken"})
+    assert status == 202 and body["status"] == "skipped" and "force" in body["message"]
 
     # The supervisor restarts: the breaker is still open, nothing is restarted again.
     assert d.stop() == 0
@@ -101,18 +105,21 @@ def test_breaker_opens_survives_a_restart_probes_slowly_and_closes_by_itself(dae
     assert runs and all(r["status"] == "skipped" for r in runs), runs
     assert "circuit breaker open" in runs[0]["message"]
 
-    # Someone fixes it by hand, but it still answers 500: only slow probes arrive meanwhile.
-    fixed = subprocess.Popen([sys.executable, str(DEMO), "--port", str(port)],
+    # Someone starts it by hand, but it still answers 500 (its data directory is missing):
+    # only slow probes arrive meanwhile.
+    data = tmp_path / "data-dir"
+    fixed = subprocess.Popen([sys.executable, str(DEMO), "--port", str(port),
+                              "--data-dir", str(data)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: http("POST", f"http://127.0.0.1:{port}/fail")[0] == 200,
+        wait_for(lambda: http("GET", f"http://127.0.0.1:{port}/health")[0] == 500,
                  what="hand-started service up")
         time.sleep(4.0)
         probes = http("GET", f"http://127.0.0.1:{port}/health")[1]["requests"] - 1
         # Every 0.5 s at the normal pace (8 in 4 s); a given-up service every 2 s.
         assert probes <= 4, f"{probes} probes in 4 s: not probing slowly"
         assert d.state("broken") == "gave_up"
-        http("POST", f"http://127.0.0.1:{port}/heal")
+        data.mkdir()
         wait_for(lambda: d.state("broken") == "healthy", timeout=15,
                  what="breaker closed by itself")
         assert d.service("broken")["recovery"]["breaker"]["open"] is False
@@ -186,3 +193,18 @@ def test_flapping_opens_the_breaker_even_though_every_restart_worked(daemon_fact
     skipped = _runs(d, "flappy", "skipped")
     assert skipped and skipped[-1]["message"].startswith("flapping: 2 recoveries within 10 min")
     assert d.service("flappy")["recovery"]["breaker"]["open"] is True
+
+
+def test_parallel_recover_calls_start_exactly_one_recovery(daemon_factory, tmp_path):
+    port, pid_file = free_port(), tmp_path / "web.pid"
+    d = daemon_factory(services_file({"web": demo_service_config(port, pid_file)}))
+    wait_for(lambda: d.state("web") == "healthy", what="web healthy")
+    body = {"action": "restart_service", "target": "web"}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: d.post("/api/monitoring/recover", body), range(6)))
+    assert all(status == 202 for status, _ in answers)
+    assert len({a["id"] for _, a in answers}) == 1, answers
+    assert [a["alreadyRunning"] for _, a in answers].count(False) == 1
+    wait_for(lambda: d.get(answers[0][1]["location"])[1]["status"] == "succeeded",
+             what="the one recovery done")
+    assert len(_runs(d, "web")) == 1
