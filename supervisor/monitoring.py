@@ -111,7 +111,7 @@ class Monitoring:
         rts = list(d.scheduler.services.values())
         fastest = min(rt.interval_s for rt in rts) * SLOW_PROBE_FACTOR
         slowest_check = max((c.config.timeout_s for rt in rts for c in rt.checks), default=0)
-        return fastest + slowest_check + OVERRUN_GRACE_S + 10.0
+        return fastest + slowest_check + OVERRUN_GRACE_S + d.settings.scheduler_stall_grace_s
 
     # -- status contributions ---------------------------------------------------------------
     async def _daemon_status(self) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     reports_keep: int = Field(48, ge=1)
     loop_lag_threshold_ms: float = Field(1000, gt=0,
                                          description="Event-loop lag reported as an error.")
+    scheduler_stall_grace_s: float = Field(10, ge=0, description="Slack before a scheduler "
+                                           "without progress is reported.")
     store_max_pending: int = Field(10_000, ge=100,
                                    description="Errors queued for the store before shedding.")
     fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")

@@ -120,13 +120,19 @@ def test_store_on_a_full_filesystem_keeps_checking_and_reports_it(daemon_factory
 
 @pytest.mark.timeout(90)
 def test_a_scheduler_that_stops_making_progress_is_reported(daemon_factory) -> None:
-    svc = {**_svc(free_port()), "timeoutThreshold": 300}
-    d = daemon_factory(services_file({"svc": svc}), env=FAULTS)
-    wait_for(lambda: d.get("/api/monitoring/status")[1]["checks"]["total"] >= 2,
-             what="checks running")
-    assert d.post("/api/monitoring/debug/faults", {"fault": "stall_scheduler"})[0] == 200
-    # limit: 4 x 0.2 s (slowest probing) + 0.3 s timeout + 1 s grace + 10 s
-    err = wait_for(lambda: _system_errors(d, "SCHEDULER_STALLED"), timeout=40,
-                   what="the stall reported")[0]
-    assert err["severity"] == "critical" and "no progress" in err["message"]
-    assert d.get("/api/monitoring/status")[1]["selfwatch"]["schedulerStalled"] is True
+    port = free_port()
+    listener = _listening(port)  # healthy: no recovery runs checks behind the scheduler's back
+    try:
+        svc = {**_svc(port), "checks": [{"type": "tcp", "timeout": 300}]}
+        d = daemon_factory(services_file({"svc": svc}),
+                           env={**FAULTS, "SOULFRA_SCHEDULER_STALL_GRACE_S": "1"})
+        wait_for(lambda: d.get("/api/monitoring/status")[1]["checks"]["total"] >= 2,
+                 what="checks running")
+        assert d.post("/api/monitoring/debug/faults", {"fault": "stall_scheduler"})[0] == 200
+        # limit: 4 x 0.2 s (slowest probing) + 0.3 s timeout + 1 s overrun grace + 1 s
+        err = wait_for(lambda: _system_errors(d, "SCHEDULER_STALLED"), timeout=40,
+                       what="the stall reported")[0]
+        assert err["severity"] == "critical" and "no progress" in err["message"]
+        assert d.get("/api/monitoring/status")[1]["selfwatch"]["schedulerStalled"] is True
+    finally:
+        listener.close()
