@@ -34,8 +34,9 @@ def test_sigkill_is_noticed_at_once_and_repaired(daemon_factory, tmp_path):
     os.kill(old, signal.SIGKILL)
     killed_at = time.monotonic()
     wait_for(lambda: pid_file.exists() and _pid(pid_file) != old and d.state("demo") == "healthy",
-             timeout=15, what="demo restarted")
-    assert time.monotonic() - killed_at < 10, "exit should be seen without waiting for a poll"
+             timeout=40, what="demo restarted")
+    # The next poll is 60 s away: being back within half of that proves the exit watcher.
+    assert time.monotonic() - killed_at < 30, "exit should be seen without waiting for a poll"
     err = wait_for(lambda: next((e for e in d.errors() if e["recovered"]), None),
                    what="recovered error")
     assert err["type"] == "process_exited"
@@ -78,7 +79,9 @@ def test_restart_that_always_fails_gives_up_with_growing_gaps(daemon_factory, tm
     starts = [a["startedAt"] for a in attempts]
     ends = [a["startedAt"] + a["durationMs"] / 1000 for a in attempts]
     gaps = [starts[i + 1] - ends[i] for i in range(2)]
-    assert gaps[0] >= 0.35 and gaps[1] >= 0.75 and gaps[1] > gaps[0] * 1.5, gaps
+    # Configured waits are 0.4 s then 0.8 s (no jitter); load can only lengthen a gap, so the
+    # lower bounds prove the backoff doubled without depending on the machine's speed.
+    assert gaps[0] >= 0.38 and gaps[1] >= 0.78, gaps
     critical = [e for e in d.errors() if e["type"] == "recovery_failed"]
     assert critical and critical[0]["severity"] == "critical"
     # Still probed, never restarted again by itself.
