@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from bench import faults, idle, push, report, scale
-from bench.peers import LIMITS, PEERS, Checks, peer_versions, peers_missing
+from bench.peers import LIMITS, PEERS, Checks, Soulfra, peer_versions, peers_missing
 from bench.procs import Reaper, become_subreaper
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="s after which a fault counts as not recovered")
     p.add_argument("--idle", type=_pairs, default=_pairs("1@2,100@2,20@30"),
                    help="services@interval pairs for scenario 4")
-    p.add_argument("--idle-window", type=float, default=30.0,
+    p.add_argument("--idle-window", type=float, default=20.0,
                    help="s of sampling (at least 2 intervals are used)")
     p.add_argument("--scale", type=_pairs, default=_pairs("1000@10,10000@30"),
                    help="paths@interval pairs for scenarios 5-6")
@@ -61,6 +61,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="report to regenerate (the chart goes beside it)")
     p.add_argument("--no-report", action="store_true", help="write the JSON only")
     p.add_argument("--keep", action="store_true", help="keep the run's logs and configs")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="run soulfra-supervisor under cProfile; .prof files go to DIR")
     p.add_argument("--report-only", type=Path, metavar="RESULTS_JSON",
                    help="regenerate the report from a results file; run nothing")
     args = p.parse_args(argv)
@@ -188,6 +190,8 @@ def main(argv: list[str]) -> int:
         print(f"missing peer programs: {', '.join(missing)} (bench/run installs them with "
               "apt-get as root)", file=sys.stderr)
         return 2
+    if args.profile:
+        Soulfra.profile_dir = args.profile.resolve()
     run = Run(args, argv)
     become_subreaper(run.reaper.own_pids)
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -22,7 +22,7 @@ from bench.procs import Reaper, free_port, http_get, http_post, wait_for
 
 KINDS = ("crash", "hang", "errors")
 POLL_S = 0.02
-SETTLE_S = 6.0
+SETTLE_S = 4.0
 
 
 def _health_pid(target: Target) -> int | None:

@@ -27,7 +27,7 @@ DEMO = ROOT / "scripts" / "demo_service.py"
 MONIT = "/usr/bin/monit"
 # Monit waits this long for a started program's process to appear, and does not test the
 # service's port before that time has passed; the services here start within ~1 s.
-START_TIMEOUT_S = 5
+START_TIMEOUT_S = 3
 SUPERVISORD = "/usr/bin/supervisord"
 
 
@@ -104,6 +104,9 @@ def _is_target(p: psutil.Process) -> bool:
 
 class Soulfra(Peer):
     name = "soulfra-supervisor"
+    # When set (bench/run --profile DIR), the daemon runs under cProfile and leaves a .prof
+    # file there per run, to see where its CPU goes (python -m pstats FILE).
+    profile_dir: ClassVar[Path | None] = None
 
     def _config(self, services: dict[str, object]) -> Path:
         cfg = {"errorMonitoring": {"services": services, "recovery": {
@@ -115,6 +118,14 @@ class Soulfra(Peer):
         path.write_text(json.dumps(cfg, indent=1))
         return path
 
+    def down_services(self) -> int | None:
+        """How many services the daemon holds for down now (false alarms, in a scale run)."""
+        status, body = http_get(self.api, 30.0)
+        if status not in (200, 503) or not isinstance(body, dict):
+            return None
+        return sum(1 for s in body["services"].values()
+                   if s.get("status") not in ("healthy", "degraded"))
+
     def run_services(self, services: dict[str, object], env: dict[str, str]) -> int:
         """Run the daemon on these services.json entries; returns its API port."""
         return self._run(self._config(services), env, 60)
@@ -122,10 +133,15 @@ class Soulfra(Peer):
     def _run(self, config: Path, env: dict[str, str], ready_timeout: float) -> int:
         port = free_port()
         data = self.workdir / "data"
-        self._spawn([sys.executable, "-m", "supervisor", "run", "--config", str(config),
+        prof: list[str] = []
+        if self.profile_dir is not None:
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            prof = ["-m", "cProfile", "-o", str(self.profile_dir / f"{self.workdir.name}.prof")]
+        self._spawn([sys.executable, *prof, "-m", "supervisor", "run", "--config", str(config),
                      "--port", str(port), "--data-dir", str(data)],
                     env={**os.environ, "SOULFRA_LOG_FORMAT": "json", **env})
         api = f"http://127.0.0.1:{port}/api/monitoring/health"
+        self.api = api
         assert self.proc is not None
         proc = self.proc
         wait_for(lambda: proc.poll() is not None or http_get(api, 2.0)[0] in (200, 503),

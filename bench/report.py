@@ -50,9 +50,14 @@ def _scale_cell(r: dict[str, Any] | None) -> str:
         return "–"
     per = r.get("cpu_s_per_1000_checks")
     per_s = f"{per:.2f}" if per is not None else "–"
-    return (f"**{r['checks_per_s']:.0f}**/{r['target_checks_per_s']:.0f} checks/s · late "
+    cell = (f"**{r['checks_per_s']:.0f}**/{r['target_checks_per_s']:.0f} checks/s · late "
             f"{_late(r['lateness'])} · {per_s} CPU s/1k checks ({r['cpu_percent']:.0f} %) · "
             f"{r['rss_mb']:.0f} MB")
+    down = r.get("down_at_end")
+    if down is not None:
+        hung = r["paths"] // r["hang_every"] if r["hang_every"] else 0
+        cell += f" · {down} held down at the end (hung: {hung})"
+    return cell
 
 
 def _push_cell(r: dict[str, Any] | None) -> str:
@@ -251,7 +256,7 @@ def markdown(doc: dict[str, Any], results_path: Path, chart: Path | None,
         "## Reproduce",
         "",
         "```",
-        "bench/run                          # everything (about 25 minutes), then this page",
+        "bench/run                          # everything (about 30 minutes), then this page",
         "bench/run crash hang --repeat 3    # a subset; --peers monit,soulfra-supervisor",
         "bench/run --report-only bench/results/<run>.json   # this page from a saved run",
         "```",
@@ -296,7 +301,7 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     ax.set_xticks(range(len(kinds)), kinds)
     ax.set_ylabel("fault → healthy again, s (median, min–max)")
     ax.set_title(f"Repair time, interval {doc['settings']['interval_s']:g} s")
-    ax.legend(fontsize=8)
+    _legend(ax)
 
     ax = axes[1]
     keys = [f"{c}@{i:g}" for c, i in doc["settings"]["idle"]]
@@ -308,7 +313,7 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     ax.set_xticks(range(len(keys)), [k.replace("@", " svc @ ") + " s" for k in keys])
     ax.set_ylabel("% of one core")
     ax.set_title("Idle cost (CPU)")
-    ax.legend(fontsize=8)
+    _legend(ax)
 
     ax = axes[2]
     labels = []
@@ -329,7 +334,7 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylabel("p99 lateness of healthy paths, s (log)")
     ax.set_title("Scale: lateness measured at the server")
-    ax.legend(fontsize=8)
+    _legend(ax)
 
     fig.suptitle(f"soulfra-supervisor vs Monit vs supervisord — {doc['started'][:10]}, "
                  f"{doc['machine']['cpus']} shared cores, load {doc['machine'].get('load_1min_mean')}")
@@ -337,6 +342,11 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def _legend(ax: Any) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
 
 
 def write(doc: dict[str, Any], docs_path: Path, results_path: Path) -> None:

@@ -68,6 +68,7 @@ def _window(peer: Peer, base: str, paths: int, hang_every: int, checks: Checks,
     cpu = cpu_delta(before, cpu_by_pid(procs))
     rss = rss_bytes(procs)
     end = time.monotonic()
+    down = getattr(peer, "down_services", None)
     stats = _stats(base)
     n = sum(1 for ts in stats["t"] if start <= ts <= end)
     out = {"paths": paths, "interval_s": checks.interval_s, "timeout_s": checks.timeout_s,
@@ -76,7 +77,9 @@ def _window(peer: Peer, base: str, paths: int, hang_every: int, checks: Checks,
            "checks_per_s": n / (end - start), "cpu_s": cpu,
            "cpu_percent": cpu / (end - start) * 100,
            "cpu_s_per_1000_checks": cpu / n * 1000 if n else None,
-           "rss_mb": rss / 2**20}
+           "rss_mb": rss / 2**20,
+           # services the peer held for down at the end (expected: the hung ones only)
+           "down_at_end": down() if down else None}
     out["lateness"] = lateness(stats["idx"], stats["t"], paths, hang_every, checks.interval_s,
                                start, end)
     return out
@@ -97,7 +100,8 @@ def run(peer_cls: type[Peer], reaper: Reaper, workdir: Path, paths: int, checks:
         peer.watch_paths(port, paths, checks)
         wait_for(lambda: len(set(_stats(base)["idx"])) >= paths, 120 + 2 * checks.interval_s,
                  1.0, f"{peer.name} to check every path once")
-        time.sleep(checks.interval_s + 2)  # past the first round's start-up burst
+        # Past the first round's start-up burst and the backlog it may leave.
+        time.sleep(1.5 * checks.interval_s + 2)
         if plain:
             out["scale"] = _window(peer, base, paths, 0, checks, window_s)
         if stalls:
