@@ -224,6 +224,9 @@ def markdown(doc: dict[str, Any], results_path: Path, chart: Path | None,
     ]
     if chart is not None:
         lines += [f"![benchmarks]({os.path.relpath(chart, docs_path.parent)})", ""]
+    findings = Path(__file__).with_name("findings.md")
+    if findings.exists():
+        lines += [findings.read_text().strip(), ""]
     lines += [
         "Reading the rows:",
         "- Idle (4): the peer's own processes (its tree minus the services it supervises): "

@@ -27,6 +27,9 @@ SLOW_PROBE_FACTOR = 4
 # Extra time a check gets beyond its own timeout before the scheduler cuts it off.
 OVERRUN_GRACE_S = 1.0
 FIRST_CHECK_WITHIN_S = 2.0
+# ...but no faster than this many first checks per second: 10,000 services starting within
+# 2 s made the loop too busy to read answers in time, and healthy services timed out.
+FIRST_ROUND_RATE = 300.0
 
 
 @dataclass
@@ -79,7 +82,8 @@ class Scheduler:
         # The first check comes soon (a fresh daemon should know its services), the later
         # ones on a random phase of the interval so that services spread out.
         start = time.monotonic()
-        await asyncio.sleep(random.uniform(0, min(rt.interval_s, FIRST_CHECK_WITHIN_S)))
+        first_within = max(FIRST_CHECK_WITHIN_S, len(self.services) / FIRST_ROUND_RATE)
+        await asyncio.sleep(random.uniform(0, min(rt.interval_s, first_within)))
         await self.run_service(rt.name)
         next_at = start + random.uniform(0, rt.interval_s)
         while next_at <= time.monotonic():

@@ -94,3 +94,36 @@ def test_uptime_is_a_share_of_time_not_of_checks():
     # a: 950 up of 1000; b: 800 up of 800 counted (unknown and maintenance left out)
     assert abs(uptime_percent(rows, start, now, {"a", "b"}) - 100 * 1750 / 1800) < 0.01
     assert uptime_percent([], start, now, {"a"}) == 100.0
+
+
+async def test_first_checks_of_many_services_are_spread_not_fired_at_once():
+    # 1,500 services starting together: all first checks within 2 s would be 750/s, more
+    # than the loop reads answers for, and healthy services would time out at start-up.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4096)
+    port = srv.getsockname()[1]
+    bus = EventBus()
+    tracker = StateTracker(bus)
+    sched = Scheduler(tracker, bus, max_concurrent=200)
+    first: dict[str, float] = {}
+    sched.on_check = lambda service, _result: first.setdefault(service, time.monotonic())
+    n = 1500
+    for i in range(n):
+        tracker.add(f"s{i}", Thresholds(1, 1))
+        sched.add(ServiceRuntime(f"s{i}", 60.0, [make("tcp", f"s{i}", host="127.0.0.1",
+                                                      port=port, timeout=2000)]), start=False)
+    started = time.monotonic()
+    sched.start_all()
+    try:
+        await asyncio.sleep(2.0)
+        within_2s = len(first)
+        deadline = time.monotonic() + 20
+        while len(first) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert len(first) == n, f"only {len(first)} of {n} services had a first check"
+        assert within_2s < 0.7 * n, f"{within_2s} of {n} first checks fired within 2 s"
+        assert max(first.values()) - started < 15, "the first round still ends soon"
+    finally:
+        await sched.stop()
+        srv.close()
