@@ -140,7 +140,9 @@ class Run:
         if "idle" in a.scenarios:
             for count, interval in a.idle:
                 for name in a.peers:
-                    window = max(a.idle_window, 2 * interval)
+                    # two intervals at least, for a peer that checks at all
+                    polls = PEERS[name].polls_http
+                    window = max(a.idle_window, 2 * interval) if polls else a.idle_window
                     self.record("idle", name, f"{count}@{interval:g}", lambda c=count, i=interval,
                                 n=name, w=window: idle.run(
                         PEERS[n], self.reaper, self.workdir / f"idle-{c}-{n}", c,

@@ -23,7 +23,8 @@ def run(peer_cls: type[Peer], reaper: Reaper, workdir: Path, services: int, chec
         peer.supervise(targets, checks)
         wait_for(lambda: all(http_get(t.url, 1.0)[0] == 200 for t in targets),
                  60 + 2 * services, 0.5, f"{services} services started by {peer.name}")
-        time.sleep(max(checks.interval_s, 5.0))  # start-up work is not idle cost
+        # Start-up work is not idle cost; supervisord has no checks, so no interval to wait.
+        time.sleep(max(checks.interval_s, 5.0) if peer.polls_http else 5.0)
         before, t0 = cpu_by_pid(peer.own_processes()), time.monotonic()
         time.sleep(window_s)
         procs = peer.own_processes()  # short-lived helpers may have come and gone

@@ -251,6 +251,10 @@ LIMITS: dict[str, list[str]] = {
         "`set daemon` takes whole seconds: the shortest cycle is 1 s, and the interval is the "
         "sleep *between* cycles, so a cycle that takes long (many or hung checks) stretches it.",
         "Checks run one after another within a cycle; connection timeouts are whole seconds.",
+        f"After starting a service it did not test its port until the start program's timeout "
+        f"had passed (seen with 15 s: every fault in the following 15 s went unnoticed), so "
+        f"the timeout is {START_TIMEOUT_S} s here and the scenarios wait that long between "
+        f"faults.",
         "Waits for a start program to return, so services are started detached (`sh -c '... "
         "&'`); their parent is then the benchmark harness, a child subreaper that reaps them "
         "at once, as a normal init would (pid 1 on these machines reaps only every ~1.7 s).",
