@@ -374,7 +374,7 @@ def splice(page: str, section: str) -> str:
     block = f"{BEGIN}\n\n{section.strip()}\n\n{END}\n"
     if BEGIN in page and END in page:
         head, rest = page.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1].lstrip("\n")
+        return head + block + "\n" + rest.split(END, 1)[1].lstrip("\n")
     if not page.strip():
         return "# Benchmarks\n\n" + block
     lines = page.splitlines(keepends=True)
