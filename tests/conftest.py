@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.helpers import DaemonProcess, kill_tree
@@ -28,9 +29,21 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
         d.stop()
     for pid_file in tmp_path.rglob("*.pid"):
         try:
-            kill_tree(int(pid_file.read_text().split()[0]))
+            pid = int(pid_file.read_text().split()[0])
         except (ValueError, OSError):
-            pass
+            continue
+        if _started_for_this_test(pid, tmp_path):
+            kill_tree(pid)
+
+
+def _started_for_this_test(pid: int, tmp_path: Path) -> bool:
+    """A pid file may outlive its process and the pid be reused by an unrelated one: kill only
+    a process whose command line names this test's folder or the demo service."""
+    try:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+    return str(tmp_path) in cmdline or "demo_service.py" in cmdline
 
 
 @pytest.fixture
