@@ -205,6 +205,9 @@ def markdown(doc: dict[str, Any], results_path: Path, chart: Path | None,
         "",
         f"Command: `{doc['command']}`  ",
         f"Raw results: [{os.path.basename(results_path)}]({rel})  ",
+        *[f"Re-run and taken from [{m['file']}]({os.path.join(os.path.dirname(rel), m['file'])})"
+          f" ({m['started']}, load {m['load_1min_mean']}, `{m['command']}`): "
+          f"{', '.join(m['results'])}  " for m in doc.get("merged", [])],
         f"Peers: soulfra-supervisor {v.get('soulfra-supervisor')}, Monit {v.get('monit')}, "
         f"supervisord {v.get('supervisord')} (Debian packages, system Python).",
         "",
@@ -347,6 +350,18 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def merge(doc: dict[str, Any], other: dict[str, Any], path: Path) -> None:
+    """Take `other`'s results over `doc`'s, scenario by scenario and peer by peer."""
+    taken = []
+    for scenario, peers in other["results"].items():
+        for peer, value in peers.items():
+            doc["results"].setdefault(scenario, {})[peer] = value
+            taken.append(f"{scenario}/{peer}")
+    doc.setdefault("merged", []).append({
+        "file": path.name, "command": other["command"], "started": other["started"],
+        "load_1min_mean": other["machine"].get("load_1min_mean"), "results": taken})
 
 
 def _legend(ax: Any) -> None:
