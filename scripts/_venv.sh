@@ -1,7 +1,7 @@
 # Shared by scripts/run and scripts/test: make .venv (Python >= 3.11) and install the project.
 # Usage: ensure_venv [extras]   e.g. ensure_venv test
-ensure_venv() {
-  local extras="${1:-}"
+# find_python: print a Python >= 3.11 ($PYTHON if set), or fail saying so.
+find_python() {
   local py="${PYTHON:-}"
   if [ -z "$py" ]; then
     for candidate in python3.13 python3.12 python3.11 python3; do
@@ -15,6 +15,13 @@ ensure_venv() {
     echo "soulfra-supervisor needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
     return 1
   fi
+  echo "$py"
+}
+
+ensure_venv() {
+  local extras="${1:-}"
+  local py
+  py="$(find_python)" || return 1
   if [ ! -x .venv/bin/python ]; then
     echo "creating .venv with $py" >&2
     "$py" -m venv .venv

@@ -35,6 +35,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     from supervisor.daemon import Daemon
     from supervisor.log import setup_logging
+    from supervisor.safety import UnsafeSetup
 
     settings = _settings(args)
     try:
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     try:
         daemon = Daemon(settings)
-    except ConfigError as exc:
+    except (ConfigError, UnsafeSetup) as exc:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
     asyncio.run(daemon.run())

@@ -409,6 +409,11 @@ def load_config(path: str | Path, settings: Settings | None = None) -> Any:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
+    return config_from_text(text, path, settings)
+
+
+def config_from_text(text: str, path: Path, settings: Settings | None = None) -> Any:
+    """Validate the text of a services.json read from `path` (which anchors relative paths)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -16,20 +16,28 @@ from health_checks.base import CheckKind, CheckResult, HealthCheck
 from supervisor.alerts.service import AlertService
 from supervisor.config import load_config
 from supervisor.events import Event, EventBus
-from supervisor.http_client import close_shared_session
 from supervisor.incidents import IncidentRecorder
 from supervisor.locks import RedisLease
 from supervisor.metrics import Metrics
 from supervisor.monitoring import Monitoring
+from supervisor.notify import Notifier, status_line
 from supervisor.processes import ProcessManager
 from supervisor.push.board import board as heartbeat_board
 from supervisor.push.hub import PushHub
 from supervisor.recovery import RecoveryManager
+from supervisor.reload import ConfigReloader
+from supervisor.resume import recheck, resume_states
+from supervisor.safety import check_bind, check_config_file
 from supervisor.scheduler import Scheduler, ServiceRuntime
 from supervisor.settings import Settings
+from supervisor.shutdown import ShutdownHook, graceful_shutdown
 from supervisor.state import StateTracker, Thresholds
 from supervisor.status import StatusBoard
 from supervisor.store import Store
+from supervisor.watchdog import Watchdog
+
+# How long open API connections (event streams) get to finish when the daemon stops.
+API_SHUTDOWN_S = 2.0
 
 
 def build_checks(name: str, svc: Any) -> list[HealthCheck]:
@@ -37,7 +45,11 @@ def build_checks(name: str, svc: Any) -> list[HealthCheck]:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, config: Any | None = None) -> None:
+    def __init__(self, settings: Settings, config: Any | None = None,
+                 notifier: Notifier | None = None) -> None:
+        check_bind(settings)
+        if config is None:
+            check_config_file(settings.config)
         self.settings = settings
         self.config = config if config is not None else load_config(settings.config, settings)
         self.data_dir = Path(settings.data_dir)
@@ -66,6 +78,14 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
         self._rechecks: set[asyncio.Task[list[CheckResult]]] = set()
+        self._hurry = asyncio.Event()
+        self.notifier = notifier if notifier is not None else Notifier.from_environ()
+        self.watchdog = Watchdog(self.notifier, self.scheduler, self.status_line)
+        self.reloader = ConfigReloader(self, settings.config_poll_interval)
+        # Run at shutdown after queued events are written and before the store closes:
+        # (name, coroutine function) pairs.
+        self.shutdown_hooks: list[tuple[str, ShutdownHook]] = []
+        self.resumed_checks: list[asyncio.Task[None]] = []
 
     @property
     def services(self) -> dict[str, Any]:
@@ -86,29 +106,42 @@ class Daemon:
         await self.monitoring.start()
         self._apply(self.config)
         await self.recovery.load()
+        self.reloader.remember_current()
+        to_check = await resume_states(self.store, self.tracker, self.incidents)
         await self.push.start()
         await self.alerts.start()
-        await self._autostart()
+        await self.autostart()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
+        self.resumed_checks = [asyncio.create_task(recheck(self, name)) for name in to_check]
         await self._start_api()
+        self.notifier.ready(self.status_line())
+        self.watchdog.start()
+        self.reloader.start_watching()
 
     def _apply(self, config: Any) -> None:
         em = config.error_monitoring
         enabled = {n: s for n, s in em.services.items() if s.enabled}
         for name, svc in enabled.items():
-            self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
-                             svc.critical)
-            self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
-                                              build_checks(name, svc)), start=False)
+            self.add_service(name, svc, start=False)
         self.recovery.configure(enabled, em.recovery)
         self.alerts.configure(em.alerts)
 
-    async def _autostart(self) -> None:
+    def add_service(self, name: str, svc: Any, start: bool) -> None:
+        self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
+                         svc.critical)
+        self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
+                                          build_checks(name, svc)), start=start)
+
+    def status_line(self) -> str:
+        return status_line(self.tracker.services.values(), f"API {self.api_url}")
+
+    async def autostart(self, names: list[str] | None = None) -> None:
         """Adopt processes whose pidfile names a live pid; start those that don't answer."""
         for name, svc in self.services.items():
             spec = svc.restart
-            if spec is None or not svc.enabled or self.recovery.record(name).paused:
+            if spec is None or not svc.enabled or self.recovery.record(name).paused \
+                    or (names is not None and name not in names):
                 continue
             pid = self.processes.pid_of(name, spec)
             if pid is not None:
@@ -128,7 +161,7 @@ class Daemon:
         from supervisor.api import create_app
 
         self._runner = web.AppRunner(create_app(self), access_log=None,
-                                     handle_signals=False)
+                                     handle_signals=False, shutdown_timeout=API_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
@@ -137,13 +170,22 @@ class Daemon:
             self.settings.port
         self.api_url = f"http://{self.settings.host}:{port}"
 
+    async def stop_api(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
     def request_stop(self) -> None:
+        if self._stop.is_set():  # a second signal: stop waiting for recoveries
+            logger.warning("second stop signal: interrupting recoveries now")
+            self._hurry.set()
         self._stop.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reloader.reload_soon, "SIGHUP")
         await self.start()
         logger.info("soulfra-supervisor {} watching {} service(s)", self.api_url,
                     len(self.services))
@@ -154,20 +196,11 @@ class Daemon:
         await self.shutdown()
 
     async def shutdown(self) -> None:
-        logger.info("shutting down")
-        await self.scheduler.stop()
-        await self.push.stop()
-        await self.recovery.stop()
+        await graceful_shutdown(self, self.settings.shutdown_timeout, self._hurry)
+
+    async def stop_processes(self) -> None:
         specs = {n: s.restart for n, s in self.services.items() if s.restart is not None}
         await self.processes.shutdown(specs)
-        if self._runner is not None:
-            await self._runner.cleanup()
-        await self.metrics.stop()
-        await self.bus.drain()
-        await self.monitoring.stop()
-        await self.alerts.stop()
-        await self.store.close()
-        await close_shared_session()
 
     # -- push signals -----------------------------------------------------------------------
     def _process_exited(self, service: str, pid: int, code: int | None) -> None:

@@ -83,6 +83,10 @@ class IncidentRecorder:
             await self._annotate(event.correlation_id, recoverySkipped=event.data.get("reason"),
                                  causedBy=event.data.get("causedBy"))
 
+    def resume(self, correlation_id: str, error_id: str) -> None:
+        """After a restart, an incident still open in the store goes on under its error."""
+        self._open.setdefault(correlation_id, error_id)
+
     async def _state_changed(self, event: Event) -> None:
         d = event.data
         service = event.service or ""

@@ -40,6 +40,7 @@ class ServiceRuntime:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_run: float = 0.0  # monotonic
     runs: int = 0
+    loop_started: float = 0.0  # monotonic; when its scheduling loop began
 
 
 class Scheduler:
@@ -55,14 +56,16 @@ class Scheduler:
     def add(self, runtime: ServiceRuntime, start: bool = True) -> None:
         self.services[runtime.name] = runtime
         if start:
-            self._tasks[runtime.name] = asyncio.create_task(self._loop(runtime),
-                                                            name=f"checks:{runtime.name}")
+            self._start(runtime)
 
     def start_all(self) -> None:
         for name, runtime in self.services.items():
             if name not in self._tasks:
-                self._tasks[name] = asyncio.create_task(self._loop(runtime),
-                                                        name=f"checks:{name}")
+                self._start(runtime)
+
+    def _start(self, rt: ServiceRuntime) -> None:
+        rt.loop_started = time.monotonic()
+        self._tasks[rt.name] = asyncio.create_task(self._loop(rt), name=f"checks:{rt.name}")
 
     async def remove(self, name: str) -> None:
         task = self._tasks.pop(name, None)
@@ -77,6 +80,31 @@ class Scheduler:
     async def stop(self) -> None:
         for name in list(self.services):
             await self.remove(name)
+
+    async def pause(self) -> None:
+        """Stop the periodic loops but keep the services, so run_service still works
+        (a recovery finishing during shutdown verifies through it)."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def overdue(self, slack_s: float = 5.0, now: float | None = None) -> list[str]:
+        """Scheduled services whose loop died or has not finished a run when it should have:
+        a stalled scheduler, which the systemd watchdog must be allowed to notice."""
+        now = time.monotonic() if now is None else now
+        late = []
+        for name, task in self._tasks.items():
+            rt = self.services.get(name)
+            if rt is None:
+                continue
+            factor = SLOW_PROBE_FACTOR if self._state(name) is State.GAVE_UP else 1
+            timeout = max((c.config.timeout_s for c in rt.checks), default=0.0)
+            allowed = rt.interval_s * factor + timeout + OVERRUN_GRACE_S + slack_s
+            if task.done() or now - max(rt.last_run, rt.loop_started) > allowed:
+                late.append(name)
+        return late
 
     async def _loop(self, rt: ServiceRuntime) -> None:
         # The first check comes soon (a fresh daemon should know its services), the later

@@ -65,3 +65,9 @@ class Settings(BaseSettings):
     log_file: Path | None = None
     log_rotation: str = "50 MB"
     log_retention: str = "7 days"
+
+    # Lifecycle (docs/operations.md).
+    config_poll_interval: float = Field(1.0, ge=0, description="Seconds between looks at "
+                                        "services.json for changes; 0 turns watching off.")
+    shutdown_timeout: float = Field(20.0, gt=0, description="Seconds a graceful stop may take "
+                                    "(keep it below the unit's TimeoutStopSec).")

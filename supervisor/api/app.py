@@ -40,9 +40,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     """State-changing requests need the bearer token when one is configured."""
     token = request.app[DAEMON].settings.api_token
-    if token is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    # An empty SOULFRA_API_TOKEN counts as none, as it does for the loopback rule.
+    expected = token.get_secret_value().strip().encode() if token is not None else b""
+    if expected and request.method not in ("GET", "HEAD", "OPTIONS"):
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
+            given = ""
+        # Takes the same time wherever the two differ.
+        if not hmac.compare_digest(given.strip().encode(), expected):
             return json_error(401, "missing or wrong API token",
                               hint="send Authorization: Bearer <SOULFRA_API_TOKEN>")
     return await handler(request)
@@ -61,6 +66,7 @@ def create_app(daemon: Daemon) -> web.Application:
         monitoring,
         openapi,
         recover,
+        reload,
         services,
         silences,
         stream,
@@ -70,7 +76,7 @@ def create_app(daemon: Daemon) -> web.Application:
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     for module in (health, errors, recover, services, heartbeat, monitoring, alerts,
-                   silences):
+                   silences, reload):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

@@ -18,6 +18,7 @@ from supervisor import __version__
 from supervisor.alerts.silences import SilenceSpec
 from supervisor.api.faults import Fault
 from supervisor.api.recover import RecoverRequest
+from supervisor.api.reload import ReloadRequest
 from supervisor.api.services import PauseRequest
 
 routes = web.RouteTableDef()
@@ -151,6 +152,17 @@ PATHS: dict[str, dict[str, Op]] = {
                               400: "body is not JSON", 401: "missing or wrong API token",
                               404: "unknown target", 409: "no step for that action",
                               422: "a field is invalid"}),
+    },
+    "/api/monitoring/reload": {
+        "post": op("Re-read services.json now; only added, removed and changed services are "
+                   "touched", body=ReloadRequest,
+                   description="The body may be empty. A file that does not validate is "
+                               "rejected (422, with the problems by field) and the last valid "
+                               "configuration keeps running.",
+                   responses={200: "applied (or, with dryRun, validated): the differences",
+                              400: "body is not JSON", 401: "missing or wrong API token",
+                              422: "services.json (or the body) is invalid; nothing changed"}),
+        "get": op("The outcome of the last reload (SIGHUP, API or file change)"),
     },
     "/api/monitoring/recoveries/{id}": {
         "get": op("Progress and outcome of a recovery",
