@@ -1,10 +1,12 @@
-"""After a restart: service states and open incidents come back from the store.
+"""After a restart: services that were down resume their open incidents from the store.
 
-A service that was down when the daemon stopped is still down until a check says otherwise:
-it resumes under the same correlation id (so the incident, its error and its recovery time
-carry on instead of starting anew), and a service that was given up on stays given up on (a
-restart of the daemon must not reset the decision to stop restarting it). A service whose
-recovery was interrupted is checked at once and, if still failing, recovered again.
+A service that was down (failing, recovering or given up on) when the daemon stopped is still
+down until a check says otherwise: it resumes under the same correlation id, so the incident,
+its error and its recovery time carry on instead of starting anew. It is checked at once; if it
+still fails, automatic recovery is asked for, and the recovery manager decides as it would
+have (its circuit breaker, backoff level and pauses are restored by RecoveryManager.load: a
+service given up on is skipped and given up on again, not restarted). An interrupted recovery
+is finished this way.
 """
 
 from __future__ import annotations
@@ -37,17 +39,15 @@ async def resume_states(store: Store, tracker: StateTracker,
         corr = row["correlation_id"]
         if state.is_down and corr:
             errors = await store.errors_for_incident(corr)
-            st.state = State.GAVE_UP if state is State.GAVE_UP else State.FAILING
-            st.since, st.correlation_id = row["at"], corr
+            st.state, st.since, st.correlation_id = State.FAILING, row["at"], corr
             st.incident_started = errors[0]["created_at"] if errors else row["at"]
             st.consecutive_failures = st.thresholds.errors
             if errors:
                 incidents.resume(corr, errors[0]["id"])
-            if st.state is State.FAILING:
-                recheck.append(st.name)
+            recheck.append(st.name)
             logger.bind(correlation_id=corr).info(
-                "{}: resuming open incident as {} (was {} when the daemon stopped)",
-                st.name, st.state, state)
+                "{}: resuming its open incident (it was {} when the daemon stopped)",
+                st.name, state)
     return recheck
 
 
