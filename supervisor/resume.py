@@ -11,6 +11,7 @@ is finished this way.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -52,8 +53,17 @@ async def resume_states(store: Store, tracker: StateTracker,
 
 
 async def recheck(daemon: Daemon, name: str) -> None:
-    """Check a resumed failing service now; recover it if it is still failing."""
-    await daemon.scheduler.run_service(name)
+    """Once a resumed service has been checked, recover it if it still fails."""
+    rt = daemon.scheduler.services.get(name)
+    if rt is None:
+        return
+    if daemon.settings.error_monitoring_enabled:
+        # Its first scheduled check (within 2 s) decides: an extra check here would shift the
+        # rhythm of its probes (a service given up on is probed slowly from then on).
+        while rt.runs == 0 and daemon.scheduler.services.get(name) is rt:
+            await asyncio.sleep(0.1)
+    else:
+        await daemon.scheduler.run_service(name)
     st = daemon.tracker.services.get(name)
     if st is not None and st.state is State.FAILING and daemon.recovery.auto_enabled:
         try:
