@@ -567,7 +567,12 @@ class RecoveryManager:
                         await self._save_record(rec)
                 else:
                     run.status = "failed"
-                    run.message = f"recovery failed after {len(run.attempts)} attempt(s)"
+                    if steps:
+                        run.message = f"recovery failed after {len(run.attempts)} attempt(s)"
+                    else:  # nothing may act on it automatically: say so, not "0 attempts"
+                        run.message = ("no automatic recovery step applies to this service "
+                                       "(no restart command, unit or other step in its "
+                                       "ladder, or autoRestart is false): a human is needed")
                     await self._open_breaker(service, run.message, run)
         except asyncio.CancelledError:
             run.status, run.finished_at = "interrupted", time.time()
