@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -104,3 +105,11 @@ class HealthCheck:
             message = message or f"slow: {latency_ms:.0f} ms > {limit:.0f} ms"
         return CheckResult(kind=kind, latency_ms=latency_ms, message=message, check=self.name,
                            check_type=self.type_name, details=details)
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a regex from a check's config; a bad one is a config error naming the pattern."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
 from supervisor.redaction import redact_text
 
 MAX_OUTPUT = 64 * 1024
@@ -33,10 +33,7 @@ class CommandCheckConfig(CheckConfig):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_regex(v)
         return v
 
 

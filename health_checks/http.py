@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from health_checks import registry
 from health_checks._jsonpath import MISSING, lookup, parse
 from health_checks._shape import describe, drift, shape
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
 from supervisor.http_client import shared_session
 
 MAX_BODY = 1024 * 1024
@@ -51,7 +51,7 @@ class BodyCondition(BaseModel):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            _compile(v)
+            compile_regex(v)
         return v
 
     def failure(self, body: Any) -> str | None:
@@ -122,7 +122,7 @@ class HttpCheckConfig(CheckConfig):
     @classmethod
     def _header_regexes(cls, v: dict[str, str]) -> dict[str, str]:
         for pattern in v.values():
-            _compile(pattern)
+            compile_regex(pattern)
         return v
 
     @field_validator("ca_file")
@@ -310,13 +310,6 @@ def _days_left(cert: dict[str, Any] | None) -> float | None:
     if not cert or "notAfter" not in cert:
         return None
     return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
 def _why(err: OSError) -> str:

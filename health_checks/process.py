@@ -16,7 +16,7 @@ import psutil
 from pydantic import Field, field_validator, model_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
 
 LEAK_RISING_SHARE = 0.7  # share of steps between samples that must rise for a "leak"
 
@@ -46,10 +46,7 @@ class ProcessCheckConfig(CheckConfig):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_regex(v)
         return v
 
     @model_validator(mode="after")
