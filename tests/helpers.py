@@ -22,6 +22,11 @@ DEMO = ROOT / "scripts" / "demo_service.py"
 T = TypeVar("T")
 
 
+def read_pid(pid_file: Path) -> int:
+    """The pid a pid file holds (the daemon writes "<pid>\\n")."""
+    return int(pid_file.read_text().split()[0])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

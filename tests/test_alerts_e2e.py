@@ -18,6 +18,7 @@ import pytest
 
 from tests.alert_receiver import Receiver, discord_problems, slack_problems
 from tests.helpers import (
+    read_pid,
     DEMO,
     ROOT,
     demo_service_config,
@@ -68,10 +69,6 @@ def alerts_of(received: list[Any], kind: str = "webhook") -> list[dict[str, Any]
     return out
 
 
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
-
-
 def _kinds(received: list[Any], platform: str) -> list[str]:
     """The alert kinds in Slack/Discord messages, read from their titles."""
     words = {"[FIRING]": "firing", "[RECOVERED]": "recovered", "[SELF-HEALED]": "self_healed",
@@ -107,7 +104,7 @@ def test_self_heal_pages_nobody_but_a_failed_repair_fires_then_recovers(
     wait_for(lambda: d.state("demo") == "healthy", what="demo healthy")
 
     # 1. a crash repaired by the first restart: info for the channel that asked, no page
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     wait_for(lambda: "self_healed" in _kinds(receiver.of("discord"), "discord"), timeout=20,
              what="self-healed report on the info channel")
     time.sleep(1.0)
@@ -119,7 +116,7 @@ def test_self_heal_pages_nobody_but_a_failed_repair_fires_then_recovers(
     # 2. the first restart fails: firing, then recovered with downtime and what fixed it
     marker.unlink()
     killed = time.time()
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     wait_for(lambda: _kinds(receiver.of("slack"), "slack") == ["firing", "recovered"],
              timeout=30, what="firing then recovered on slack")
     slack = [r.json for r in receiver.of("slack")]

@@ -8,17 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import ROOT, demo_service_config, free_port, services_file, wait_for
+from tests.helpers import ROOT, demo_service_config, free_port, services_file, wait_for, read_pid
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "supervisor", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200"})
-
-
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
 
 
 def test_status_errors_recover_and_watch_follow_a_failure(daemon_factory, tmp_path):
@@ -39,7 +35,7 @@ def test_status_errors_recover_and_watch_follow_a_failure(daemon_factory, tmp_pa
     try:
         assert watcher.stdout is not None
         assert "connected to" in watcher.stdout.readline()  # connected before the failure
-        os.kill(_pid(pid_file), signal.SIGKILL)
+        os.kill(read_pid(pid_file), signal.SIGKILL)
         out, _ = watcher.communicate(timeout=30)
     finally:
         if watcher.poll() is None:

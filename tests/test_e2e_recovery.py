@@ -10,11 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.helpers import DEMO, demo_service_config, free_port, services_file, wait_for
-
-
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
+from tests.helpers import DEMO, demo_service_config, free_port, services_file, wait_for, read_pid
 
 
 def _gone(pid: int) -> bool:
@@ -30,10 +26,10 @@ def test_sigkill_is_noticed_at_once_and_repaired(daemon_factory, tmp_path):
     cfg = services_file({"demo": demo_service_config(port, pid_file, interval=60000)})
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("demo") == "healthy", what="demo healthy")
-    old = _pid(pid_file)
+    old = read_pid(pid_file)
     os.kill(old, signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_for(lambda: pid_file.exists() and _pid(pid_file) != old and d.state("demo") == "healthy",
+    wait_for(lambda: pid_file.exists() and read_pid(pid_file) != old and d.state("demo") == "healthy",
              timeout=40, what="demo restarted")
     # The next poll is 60 s away: being back within half of that proves the exit watcher.
     assert time.monotonic() - killed_at < 30, "exit should be seen without waiting for a poll"
@@ -51,13 +47,13 @@ def test_sigstop_is_a_stall_and_the_stopped_process_is_replaced(daemon_factory, 
     cfg = services_file({"demo": demo_service_config(port, pid_file)})
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("demo") == "healthy", what="demo healthy")
-    old = _pid(pid_file)
+    old = read_pid(pid_file)
     os.kill(old, signal.SIGSTOP)
     err = wait_for(lambda: next((e for e in d.errors() if e["recovered"]), None), timeout=30,
                    what="stall recovered")
     assert err["type"] == "service_timeout"
     assert err["category"] == "NETWORK_TIMEOUT"
-    assert _pid(pid_file) != old
+    assert read_pid(pid_file) != old
     assert _gone(old), "the stopped process must not linger"
     assert d.state("demo") == "healthy"
 
@@ -105,7 +101,7 @@ def test_errors_survive_a_daemon_restart(daemon_factory, tmp_path):
     cfg = services_file({"demo": demo_service_config(port, pid_file)})
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("demo") == "healthy", what="demo healthy")
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     first = wait_for(lambda: next((e for e in d.errors() if e["recovered"]), None),
                      what="recovered error")
     assert d.stop() == 0

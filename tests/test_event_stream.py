@@ -10,11 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from supervisor.sse_client import ServerEvent, open_stream, parse
-from tests.helpers import demo_service_config, free_port, services_file, wait_for
-
-
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
+from tests.helpers import demo_service_config, free_port, services_file, wait_for, read_pid
 
 
 def _events(resp: object, until: float) -> Iterator[ServerEvent]:
@@ -33,7 +29,7 @@ def test_state_change_streams_live_and_resumes_with_last_event_id(daemon_factory
     seen: list[ServerEvent] = []
     with open_stream(url, timeout=20) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
-        os.kill(_pid(pid_file), signal.SIGKILL)
+        os.kill(read_pid(pid_file), signal.SIGKILL)
         deadline = time.monotonic() + 30
         for ev in _events(resp, deadline):
             seen.append(ev)

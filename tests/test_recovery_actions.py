@@ -22,6 +22,7 @@ from recovery_strategies.base import RecoveryContext
 from supervisor.processes import ProcessManager
 from supervisor.redis_conn import RedisConnections
 from tests.helpers import (
+    read_pid,
     DEMO,
     demo_service_config,
     free_port,
@@ -30,10 +31,6 @@ from tests.helpers import (
     services_file,
     wait_for,
 )
-
-
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
 
 
 def _runs(d, name: str, status: str | None = None) -> list[dict]:
@@ -50,12 +47,12 @@ def test_signal_reloads_the_service_in_place(daemon_factory, tmp_path):
     svc = demo_service_config(port, pid_file, ladder=[{"strategy": "signal", "signal": "HUP"}])
     d = daemon_factory(services_file({"web": svc}))
     wait_for(lambda: d.state("web") == "healthy", what="web healthy")
-    pid = _pid(pid_file)
+    pid = read_pid(pid_file)
     http("POST", f"http://127.0.0.1:{port}/fail")
     run = wait_for(lambda: next(iter(_runs(d, "web", "succeeded")), None), timeout=20,
                    what="signal recovery")
     assert run["attempts"][0]["message"].startswith(f"sent SIGHUP to pid {pid}")
-    assert _pid(pid_file) == pid and _health(port)["reloads"] == 1
+    assert read_pid(pid_file) == pid and _health(port)["reloads"] == 1
 
 
 def test_webhook_calls_the_services_repair_hook(daemon_factory, tmp_path):
@@ -64,13 +61,13 @@ def test_webhook_calls_the_services_repair_hook(daemon_factory, tmp_path):
         {"strategy": "webhook", "url": f"http://ops:sekrit-pass@127.0.0.1:{port}/heal"}])
     d = daemon_factory(services_file({"web": svc}))
     wait_for(lambda: d.state("web") == "healthy", what="web healthy")
-    pid = _pid(pid_file)
+    pid = read_pid(pid_file)
     http("POST", f"http://127.0.0.1:{port}/fail")
     run = wait_for(lambda: next(iter(_runs(d, "web", "succeeded")), None), timeout=20,
                    what="webhook recovery")
     assert "answered 200" in run["attempts"][0]["message"]
     assert '"failing": false' in run["attempts"][0]["output"]
-    assert _pid(pid_file) == pid
+    assert read_pid(pid_file) == pid
     assert "POST http://ops:***@127.0.0.1" in run["attempts"][0]["ran"]
     stored = d.get(f"/api/monitoring/recoveries/{run['id']}")[1]
     assert "sekrit-pass" not in json.dumps(stored) + json.dumps(d.service("web"))
@@ -113,13 +110,13 @@ def test_only_redis_is_acted_on_when_it_dies_and_the_app_names_it(daemon_factory
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("app") == "healthy" and d.state("redis") == "healthy",
              what="both healthy")
-    pid = _pid(app_pid)
+    pid = read_pid(app_pid)
     redis_server.kill()
     fixed = wait_for(lambda: next(iter(_runs(d, "redis", "succeeded")), None), timeout=40,
                      what="redis restarted by the daemon")
     assert fixed["attempts"][0]["strategy"] == "restart_command"
     wait_for(lambda: d.state("app") == "healthy", timeout=20, what="app healthy again")
-    assert _pid(app_pid) == pid, "the app was restarted"
+    assert read_pid(app_pid) == pid, "the app was restarted"
     assert all(r["status"] == "skipped" for r in _runs(d, "app"))
     app_error = next(e for e in d.errors() if e["service"] == "app")
     full = d.get(f"/api/monitoring/errors/{app_error['id']}")[1]
@@ -143,7 +140,7 @@ def test_failover_flips_a_redis_key_and_back(daemon_factory, tmp_path, redis_ser
         client.set(key, backends[0]["value"])
         wait_for(lambda: d.state("primary") == "healthy" and d.state("backup") == "healthy",
                  what="both healthy")
-        os.kill(_pid(tmp_path / "primary.pid"), signal.SIGKILL)
+        os.kill(read_pid(tmp_path / "primary.pid"), signal.SIGKILL)
         wait_for(lambda: client.get(key) == backends[1]["value"], timeout=20,
                  what="key switched to the backup")
         run = wait_for(lambda: next(iter(_runs(d, "primary", "succeeded")), None),
@@ -214,7 +211,7 @@ def test_restart_systemd_runs_systemctl_restart(daemon_factory, tmp_path):
                        what="restart_systemd recovery")
         assert run["attempts"][0]["strategy"] == "restart_systemd"
         assert calls.read_text().splitlines() == ["restart demo.service"]
-        assert _pid(pid_file) != first.pid
+        assert read_pid(pid_file) != first.pid
     finally:
         first.wait()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
+    read_pid,
     DEMO,
     demo_service_config,
     free_port,
@@ -23,10 +24,6 @@ from tests.helpers import (
     services_file,
     wait_for,
 )
-
-
-def _pid(pid_file: Path) -> int:
-    return int(pid_file.read_text().split()[0])
 
 
 def _runs(d, name: str, status: str | None = None) -> list[dict]:
@@ -45,7 +42,7 @@ def test_crashing_on_start_twice_then_working_recovers_with_growing_gaps(daemon_
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("app") == "healthy", what="app healthy")
     fails.write_text("2")  # the next two starts crash at once
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
 
     run = wait_for(lambda: next(iter(_runs(d, "app", "succeeded")), None), timeout=40,
                    what="recovery after two failed starts")
@@ -64,7 +61,7 @@ def test_crashing_on_start_twice_then_working_recovers_with_growing_gaps(daemon_
     assert d.service("app")["recovery"]["backoffLevel"] == 1
 
     # A second crash soon after: this recovery waits initialDelay first (the level grew).
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     second = wait_for(lambda: len(_runs(d, "app", "succeeded")) == 2
                       and _runs(d, "app", "succeeded")[-1], timeout=30, what="second recovery")
     assert second["plan"][0]["strategy"] == "wait" and second["plan"][0]["delayMs"] == 400
@@ -73,7 +70,7 @@ def test_crashing_on_start_twice_then_working_recovers_with_growing_gaps(daemon_
     # Healthy for longer than resetAfter: the next recovery starts without a wait again.
     wait_for(lambda: d.state("app") == "healthy", what="app healthy after the second")
     time.sleep(5)
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     third = wait_for(lambda: len(_runs(d, "app", "succeeded")) == 3
                      and _runs(d, "app", "succeeded")[-1], timeout=30, what="third recovery")
     assert third["plan"][0]["strategy"] == "restart_command", third["plan"]
@@ -134,10 +131,10 @@ def test_a_slow_starter_is_not_killed_while_it_boots(daemon_factory, tmp_path):
                               startupGrace=8000, ladder=["restart"])
     svc["restart"]["command"] += ["--startup-delay", "3"]
     d = daemon_factory(services_file({"slow": svc}))
-    first = wait_for(lambda: pid_file.exists() and _pid(pid_file), what="slow started")
+    first = wait_for(lambda: pid_file.exists() and read_pid(pid_file), what="slow started")
     wait_for(lambda: d.state("slow") == "healthy", timeout=20, what="slow healthy")
     time.sleep(1)
-    assert _pid(pid_file) == first, "restarted while booting"
+    assert read_pid(pid_file) == first, "restarted while booting"
     assert _runs(d, "slow") == []
     assert d.errors() == [], "booting within the startup grace is not an error"
 
@@ -146,7 +143,7 @@ def test_pause_is_not_a_failure_and_survives_a_restart(daemon_factory, tmp_path)
     port, pid_file = free_port(), tmp_path / "web.pid"
     d = daemon_factory(services_file({"web": demo_service_config(port, pid_file)}))
     wait_for(lambda: d.state("web") == "healthy", what="web healthy")
-    pid = _pid(pid_file)
+    pid = read_pid(pid_file)
     status, body = d.post("/api/monitoring/services/web/pause",
                           {"reason": "disk swap", "stop": True},
                           headers={"X-Requested-By": "alice"})
@@ -168,7 +165,7 @@ def test_pause_is_not_a_failure_and_survives_a_restart(daemon_factory, tmp_path)
                           headers={"X-Requested-By": "alice"})
     assert status == 200 and body["startedPid"]
     wait_for(lambda: d.state("web") == "healthy", timeout=15, what="web healthy after resume")
-    assert _pid(pid_file) != pid, "started anew on resume"
+    assert read_pid(pid_file) != pid, "started anew on resume"
     assert d.post("/api/monitoring/services/web/resume")[0] == 409
     status, body = d.post("/api/monitoring/services/web/pause", {"durationMs": "soon"})
     assert status == 422 and body["problems"][0]["field"] == "durationMs"
@@ -184,10 +181,10 @@ def test_flapping_opens_the_breaker_even_though_every_restart_worked(daemon_fact
     d = daemon_factory(cfg)
     wait_for(lambda: d.state("flappy") == "healthy", what="flappy healthy")
     for n in (1, 2):
-        os.kill(_pid(pid_file), signal.SIGKILL)
+        os.kill(read_pid(pid_file), signal.SIGKILL)
         wait_for(lambda n=n: len(_runs(d, "flappy", "succeeded")) == n
                  and d.state("flappy") == "healthy", timeout=30, what=f"recovery {n}")
-    os.kill(_pid(pid_file), signal.SIGKILL)
+    os.kill(read_pid(pid_file), signal.SIGKILL)
     wait_for(lambda: d.state("flappy") == "gave_up", timeout=20, what="gave up on flapping")
     assert len(_runs(d, "flappy", "succeeded")) == 2, "no third restart"
     skipped = _runs(d, "flappy", "skipped")
