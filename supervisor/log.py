@@ -26,7 +26,9 @@ TEXT_FORMAT = ("<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
                "<dim>{extra[correlation_id]}</dim>")
 
 # Libraries that are chatty below WARNING unless asked otherwise.
-LIBRARY_DEFAULTS = {"aiohttp.access": "WARNING", "apscheduler": "WARNING", "asyncio": "WARNING"}
+# Apprise's own lines can name a channel's secret URL; its channel reports the outcome, masked.
+LIBRARY_DEFAULTS = {"aiohttp.access": "WARNING", "apscheduler": "WARNING", "asyncio": "WARNING",
+                    "apprise": "CRITICAL"}
 
 
 class _Intercept(logging.Handler):

@@ -43,9 +43,10 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         package: ModuleType = importlib.import_module(self._package)
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{self._package}.{info.name}")
+        # subpackages too (alert channels live in supervisor/alerts/channels/)
+        for info in pkgutil.walk_packages(package.__path__, f"{self._package}."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                importlib.import_module(info.name)
         for ep in entry_points(group=self._group):
             try:
                 cls = ep.load()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     error_retention_days: int = Field(7, ge=1, validation_alias=_env("ERROR_RETENTION_DAYS"))
     health_report_frequency: float = Field(3600000, gt=0,
                                            validation_alias=_env("HEALTH_REPORT_FREQUENCY"))
+    error_email: str | None = Field(None, validation_alias=_env("ERROR_EMAIL"),
+                                    description="Alert mail recipients, comma-separated "
+                                                "(with SOULFRA_SMTP_URL).")
+    critical_error_phone: str | None = Field(None, validation_alias=_env("CRITICAL_ERROR_PHONE"),
+                                             description="Numbers for critical alerts, "
+                                                         "comma-separated (with "
+                                                         "SOULFRA_PHONE_URL).")
+
+    # Reaching people beyond chat (docs/alerts.md).
+    smtp_url: SecretStr | None = Field(None, description="smtp://user:password@host:port for "
+                                       "ERROR_EMAIL and email channels without a url.")
+    phone_url: SecretStr | None = Field(None, description="Apprise URL template with {phone}, "
+                                        "e.g. twilio://SID:TOKEN@+15550000/{phone}.")
+    phone_max_per_hour: int = Field(4, ge=1, description="Messages per number per hour.")
 
     # Our own, as SOULFRA_<NAME>.
     config: Path = Path("services.json")
@@ -71,3 +85,16 @@ class Settings(BaseSettings):
                                         "services.json for changes; 0 turns watching off.")
     shutdown_timeout: float = Field(20.0, gt=0, description="Seconds a graceful stop may take "
                                     "(keep it below the unit's TimeoutStopSec).")
+
+    @model_validator(mode="after")
+    def _reach(self) -> Settings:
+        """ERROR_EMAIL and CRITICAL_ERROR_PHONE need somewhere to send through."""
+        if self.error_email and self.error_email.strip() and self.smtp_url is None:
+            raise ValueError("ERROR_EMAIL is set but SOULFRA_SMTP_URL is not "
+                             "(smtp://user:password@host:port)")
+        if self.critical_error_phone and self.critical_error_phone.strip() and \
+                self.phone_url is None:
+            raise ValueError("CRITICAL_ERROR_PHONE is set but SOULFRA_PHONE_URL is not (an "
+                             "Apprise URL with {phone}, e.g. twilio://SID:TOKEN@+15550000/"
+                             "{phone})")
+        return self

@@ -35,6 +35,7 @@ class Received:
     at: float
     status: int = 0
     json: Any = field(default=None)
+    query: str = ""
 
     @property
     def acked(self) -> bool:
@@ -42,11 +43,19 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    # kind -> (path pattern, normal answer); subclasses answer like other services
+    ROUTES: dict[str, str] = {"slack": "/services/{tail:.*}", "discord": "/api/webhooks/{tail:.*}",
+                              "webhook": "/hook/{tail:.*}"}
+    DEFAULT: dict[str, Reply] = DEFAULT
+
+    def __init__(self, tls: tuple[Any, Any] | None = None) -> None:
+        """tls: (certificate, key) files: also listen with TLS on `tls_port`."""
         self.port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         self.received: list[Received] = []
-        self.plans: dict[str, deque[Reply]] = {k: deque() for k in DEFAULT}
-        self.modes: dict[str, Reply | None] = {k: None for k in DEFAULT}
+        self.plans: dict[str, deque[Reply]] = {k: deque() for k in self.DEFAULT}
+        self.modes: dict[str, Reply | None] = {k: None for k in self.DEFAULT}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -99,13 +108,19 @@ class Receiver:
 
     async def _start(self) -> None:
         app = web.Application()
-        app.router.add_post("/services/{tail:.*}", self._handle("slack"))
-        app.router.add_post("/api/webhooks/{tail:.*}", self._handle("discord"))
-        app.router.add_post("/hook/{tail:.*}", self._handle("webhook"))
+        for kind, path in self.ROUTES.items():
+            app.router.add_post(path, self._handle(kind))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await self._site.start()
+        if self.tls:
+            import ssl
+
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*self.tls)
+            await web.TCPSite(self._runner, "127.0.0.1", self.tls_port, ssl_context=ctx,
+                              reuse_address=True).start()
 
     async def _stop(self) -> None:
         if self._runner is not None:
@@ -115,7 +130,8 @@ class Receiver:
     def _handle(self, kind: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
             raw = await request.read()
-            rec = Received(kind, request.path, dict(request.headers), raw, time.time())
+            rec = Received(kind, request.path, dict(request.headers), raw, time.time(),
+                           query=request.query_string)
             try:
                 rec.json = json.loads(raw)
             except ValueError:
@@ -123,7 +139,7 @@ class Receiver:
             with self._lock:
                 plan = self.plans[kind]
                 status, headers, body = (plan.popleft() if plan else
-                                         self.modes[kind] or DEFAULT[kind])
+                                         self.modes[kind] or self.DEFAULT[kind])
                 rec.status = status
                 self.received.append(rec)
             return web.Response(status=status, headers=headers, text=body)

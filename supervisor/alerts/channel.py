@@ -75,11 +75,12 @@ class Answer:
     permanent: bool = False  # retrying the same message cannot help
     detail: str = ""
     latency_ms: float = 0.0
+    protocol: str = "HTTP"  # what `status` is a code of: HTTP, SMTP
 
     def describe(self) -> str:
         if self.ok:
-            return f"accepted ({self.status})"
-        head = f"HTTP {self.status}" if self.status is not None else "no answer"
+            return f"accepted ({self.status})" if self.status is not None else "accepted"
+        head = f"{self.protocol} {self.status}" if self.status is not None else "no answer"
         return f"{head}: {self.detail or self.body[:200]}".strip()
 
 

@@ -60,6 +60,7 @@ class Incident:
     pending_close: dict[str, Any] | None = None
     close_deadline: float = 0.0
     last_sent: float = 0.0
+    opened_by: str = ""  # firing or gave_up: the message later ones thread under
 
 
 class Alerter:
@@ -162,6 +163,27 @@ class Alerter:
         await self._emit(inc, "gave_up", f"gave up: {inc.outcome}", severity="critical",
                          event_at=e.at)
 
+    async def resume(self) -> None:
+        """After a restart: an incident still open that somebody was paged about gets its
+        "recovered" (and its reminders), threaded under the page it had before."""
+        for st in self.svc.tracker.services.values():
+            cid = st.correlation_id
+            if not st.state.is_down or not cid or cid in self.incidents:
+                continue
+            sent = await self.svc.outbox.incident_alerts(cid)
+            paged = [a for a in sent if a.kind in ("firing", "gave_up")]
+            if not paged:
+                continue
+            first = paged[0]
+            self.incidents[cid] = Incident(
+                id=cid, service=st.name, started=st.incident_started or first.at,
+                severity=first.severity, category=first.category, error_type=first.error_type,
+                check=first.check, detail=first.detail, state=str(st.state),
+                attempts=list(paged[-1].recovery), outcome=paged[-1].outcome, fired=True,
+                affected=list(first.affected), last_sent=sent[-1].at, opened_by=first.kind)
+            logger.bind(correlation_id=cid).info("alerts: {} resumes its paged incident",
+                                                 st.name)
+
     # -- timers -----------------------------------------------------------------------------
     async def tick(self) -> None:
         """Once a second: late firing, overdue closes, reminders."""
@@ -244,12 +266,14 @@ class Alerter:
     async def _emit(self, inc: Incident, kind: str, summary: str,
                     event_at: float | None = None, severity: str | None = None,
                     **extra: Any) -> None:
+        if kind in ("firing", "gave_up") and not inc.opened_by:
+            inc.opened_by = kind
         alert = Alert(kind=kind, service=inc.service, severity=severity or inc.severity,
                       summary=summary, correlation_id=inc.id or None, state=inc.state,
                       category=inc.category, error_type=inc.error_type, check=inc.check,
                       detail=inc.detail, recovery=list(inc.attempts), outcome=inc.outcome,
                       affected=list(inc.affected), link=self.svc.link(inc.service, inc.id),
-                      event_at=event_at, **extra)
+                      event_at=event_at, opened_by=inc.opened_by, **extra)
         if kind == "recovered":  # the attempts were in the firing message already
             alert.recovery = [a for a in inc.attempts if a.get("ok")][-1:]
         alert = Alert.from_dict(redact(alert.to_dict()))

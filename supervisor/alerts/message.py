@@ -58,6 +58,8 @@ class Alert:
     id: str = field(default_factory=new_alert_id)
     at: float = field(default_factory=time.time)
     event_at: float | None = None  # when the state change behind it happened
+    opened_by: str = ""  # the kind of the incident's first paging message (mail threading)
+    ack_link: str = ""  # signed one-click acknowledgement, when publicUrl is set
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +122,8 @@ class Alert:
             parts.append("Recovery: " + "; ".join(rec))
         if self.link:
             parts.append(self.link)
+        if self.ack_link:
+            parts.append(f"Acknowledge: {self.ack_link}")
         if self.correlation_id:
             parts.append(f"incident {self.correlation_id}")
         return "\n".join(parts)

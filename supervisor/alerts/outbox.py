@@ -132,6 +132,16 @@ class Outbox:
             return int(self.store.conn.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0])
         return await self.store._run(q)
 
+    async def incident_alerts(self, correlation_id: str) -> list[Alert]:
+        """The alerts of one incident that went (or are going) to a channel, oldest first."""
+        def q() -> list[Alert]:
+            rows = self.store.conn.execute(
+                "SELECT alert FROM alerts WHERE correlation_id = ? AND status IN "
+                "('sent', 'queued', 'failed') ORDER BY created_at, rowid",
+                (correlation_id,)).fetchall()
+            return [Alert.from_dict(json.loads(r["alert"])) for r in rows]
+        return await self.store._run(q)
+
     async def list_alerts(self, since: float, limit: int = 100,
                           service: str | None = None) -> list[dict[str, Any]]:
         def q() -> list[dict[str, Any]]:

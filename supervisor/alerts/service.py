@@ -14,6 +14,7 @@ from supervisor.alerts import registry
 from supervisor.alerts.channel import Answer, Channel, ChannelConfig
 from supervisor.alerts.config import AlertsBase, alerts_model, infer_kind
 from supervisor.alerts.delivery import Deliverer
+from supervisor.alerts.from_env import env_channels, fill_from_settings
 from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox, Pending
@@ -30,17 +31,21 @@ def build_channels(config: AlertsBase, settings: Settings | None) -> dict[str, C
     """The configured channels, plus ERROR_WEBHOOK_URL as channel `default` when set."""
     channels: dict[str, Channel] = {}
     for cc in getattr(config, "channels", []):
-        ch = registry.get(cc.type)(cc)
+        ch = registry.get(cc.type)(fill_from_settings(cc, settings))
         channels[ch.name] = ch
     url = settings.error_webhook_url if settings is not None else None
     if url is not None and url.get_secret_value():
         value = url.get_secret_value()
-        if not any(c.config.url.get_secret_value() == value for c in channels.values()):
+        if not any(c.config.url is not None and c.config.url.get_secret_value() == value
+                   for c in channels.values()):
             wanted = settings.error_webhook_kind if settings is not None else "auto"
             kind = infer_kind(value) if wanted == "auto" else wanted
             cc = registry.get(kind).config_model.model_validate(
                 {"type": kind, "name": ENV_CHANNEL, "url": value})
             channels.setdefault(ENV_CHANNEL, registry.get(kind)(cc))
+    if settings is not None:
+        for name, ch in env_channels(settings, set(channels)).items():
+            channels.setdefault(name, ch)
     return channels
 
 
@@ -80,6 +85,7 @@ class AlertService:
 
     async def start(self) -> None:
         await self.silences.load()
+        await self.alerter.resume()
         self._started = True
         await self._restart_deliverers()
         self._tick = asyncio.get_running_loop().create_task(self._ticker(), name="alerts:tick")

@@ -1,0 +1,106 @@
+"""A phone number for critical alerts (CRITICAL_ERROR_PHONE), through the SMS or call provider
+the operator names as an Apprise URL template: `twilio://SID:TOKEN@+15550000/{phone}`,
+`vonage://KEY:SECRET@+15550000/{phone}`, `sinch://...`, or any other Apprise SMS service.
+
+Only what a human must act on: critical alerts, and of those only "firing" and "gave up"
+(never reminders or recoveries), each as one short text; at most `maxPerHour` per number, so a
+bad night cannot become a storm of calls. A message over the limit is recorded, not sent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from supervisor.alerts import registry
+from supervisor.alerts.channel import Answer, ChannelConfig
+from supervisor.alerts.channels.apprise_urls import AppriseChannel, AppriseConfig, \
+    check_apprise_url
+from supervisor.alerts.message import Alert, clip
+from supervisor.errors import Severity
+
+NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
+PAGES = ("firing", "gave_up", "test")
+SMS_CHARS = 320  # two SMS segments
+
+
+def masked(number: str) -> str:
+    return "…" + number[-4:]
+
+
+class PhoneConfig(AppriseConfig):
+    type: Literal["phone"] = "phone"  # type: ignore[assignment]
+    url: SecretStr = Field(description="Apprise URL template with {phone}; a secret. Default: "
+                                       "SOULFRA_PHONE_URL.")
+    number: str = Field(description="E.164, e.g. +15551234567")
+    min_severity: Severity = Field(Severity.CRITICAL, alias="minSeverity")
+    max_per_hour: int = Field(4, ge=1, le=60, alias="maxPerHour")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:  # replaces the Apprise check: a template
+        if "{phone}" not in url.get_secret_value():
+            raise ValueError("must contain {phone}, where the number goes")
+        return url
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, number: str) -> str:
+        number = re.sub(r"[\s().-]", "", number)
+        if not NUMBER.match(number):
+            raise ValueError("must be a phone number in E.164 form, e.g. +15551234567")
+        return number
+
+    @model_validator(mode="after")
+    def _usable(self) -> PhoneConfig:
+        check_apprise_url(self.url.get_secret_value().replace("{phone}", self.number))
+        return self
+
+    def wants(self, alert: Alert) -> bool:
+        return alert.kind in PAGES and alert.severity == "critical" and super().wants(alert)
+
+
+@registry.register("phone")
+class PhoneChannel(AppriseChannel):
+    type_name: ClassVar[str] = "phone"
+    config_model: ClassVar[type[ChannelConfig]] = PhoneConfig
+    body_chars: ClassVar[int] = SMS_CHARS
+
+    def __init__(self, config: ChannelConfig) -> None:
+        super().__init__(config)
+        self._sent: deque[float] = deque()
+
+    @property
+    def cfg(self) -> PhoneConfig:
+        assert isinstance(self.config, PhoneConfig)
+        return self.config
+
+    def target(self, alerts: list[Alert]) -> str:
+        return self.cfg.url.get_secret_value().replace("{phone}", self.cfg.number)
+
+    def render(self, alerts: list[Alert]) -> dict[str, Any]:
+        message = super().render(alerts)
+        lines = [a.title for a in alerts]
+        a = alerts[-1]
+        if a.correlation_id:
+            lines.append(f"incident {a.correlation_id}")
+        if a.ack_link:
+            lines.append(f"ack: {a.ack_link}")
+        return {**message, "title": "", "body": clip("\n".join(lines), SMS_CHARS)}
+
+    async def send(self, alerts: list[Alert]) -> Answer:
+        now = time.monotonic()
+        while self._sent and now - self._sent[0] > 3600:
+            self._sent.popleft()
+        if len(self._sent) >= self.cfg.max_per_hour and alerts[0].kind != "test":
+            return Answer(True, detail=f"not sent to {masked(self.cfg.number)}: "
+                                       f"{self.cfg.max_per_hour} messages within the last hour "
+                                       "already (maxPerHour)")
+        answer = await super().send(alerts)
+        if answer.ok:
+            self._sent.append(time.monotonic())
+        return answer
