@@ -56,6 +56,8 @@ def build_mail(alerts: list[Alert], sender: str, to: list[str], prefix: str = ""
     msg["X-Soulfra-Alert"] = ", ".join(a.id for a in alerts)
     if first.correlation_id:
         msg["X-Soulfra-Incident"] = first.correlation_id
+    if first.event_at:  # when the state change behind it happened (epoch ms), as in webhooks
+        msg["X-Soulfra-Event-At"] = str(round(first.event_at * 1000))
     if any(a.severity == "critical" for a in alerts):
         msg["X-Priority"] = "1"
         msg["Importance"] = "high"
