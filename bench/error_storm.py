@@ -27,11 +27,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from supervisor.config import load_config  # noqa: E402
+from supervisor.config.services import load_config  # noqa: E402
+from supervisor.config.settings import Settings  # noqa: E402
+from supervisor.core.incidents import error_row  # noqa: E402
+from supervisor.core.taxonomy import LOST, TIMEOUT, classify_http_status  # noqa: E402
 from supervisor.daemon import Daemon  # noqa: E402
-from supervisor.errors import LOST, TIMEOUT, classify_http_status  # noqa: E402
-from supervisor.incidents import error_row  # noqa: E402
-from supervisor.settings import Settings  # noqa: E402
 
 
 class RssSampler(threading.Thread):
@@ -72,7 +72,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     def on_check(service: str, result: object) -> None:
         runs.setdefault(service, []).append(time.monotonic())
 
-    from supervisor.scheduler import add_check_hook
+    from supervisor.core.scheduler import add_check_hook
     add_check_hook(daemon.scheduler, on_check)
     await daemon.start()
     sampler = RssSampler()

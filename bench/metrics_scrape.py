@@ -15,9 +15,9 @@ import time
 from prometheus_client import generate_latest
 
 from health_checks.base import CheckKind, CheckResult
-from supervisor.events import EventBus
-from supervisor.metrics import Metrics
-from supervisor.state import StateTracker, Thresholds
+from supervisor.core.events import EventBus
+from supervisor.core.state import StateTracker, Thresholds
+from supervisor.observability.metrics import Metrics
 
 
 async def measure(n: int) -> tuple[float, int]:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import health_checks
-
 from bench.faults import summarize
 from bench.peers import Soulfra
 from bench.procs import Reaper, free_port, http_get, wait_for

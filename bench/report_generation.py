@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from supervisor.errors import LOST, REFUSED, TIMEOUT  # noqa: E402
-from supervisor.events import EventBus  # noqa: E402
-from supervisor.incidents import error_row  # noqa: E402
-from supervisor.reports import build_report, write_report  # noqa: E402
-from supervisor.state import StateTracker, Thresholds  # noqa: E402
-from supervisor.store import Store  # noqa: E402
+from supervisor.core.events import EventBus  # noqa: E402
+from supervisor.core.incidents import error_row  # noqa: E402
+from supervisor.core.state import StateTracker, Thresholds  # noqa: E402
+from supervisor.core.taxonomy import LOST, REFUSED, TIMEOUT  # noqa: E402
+from supervisor.observability.reports import build_report, write_report  # noqa: E402
+from supervisor.store.database import Store  # noqa: E402
 
 DAY = 86400.0
 

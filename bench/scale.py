@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.peers import Checks, Peer
-from bench.procs import Reaper, cpu_by_pid, cpu_delta, free_port, http_get, http_post, \
-    rss_bytes, wait_for
+from bench.procs import (
+    Reaper,
+    cpu_by_pid,
+    cpu_delta,
+    free_port,
+    http_get,
+    http_post,
+    rss_bytes,
+    wait_for,
+)
 
 SERVER = Path(__file__).resolve().parent / "scale_server.py"
 HANG_EVERY = 100  # 1 % of the paths

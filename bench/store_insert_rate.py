@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from supervisor.errors import LOST, REFUSED, TIMEOUT  # noqa: E402
-from supervisor.incidents import error_row  # noqa: E402
-from supervisor.store import Store  # noqa: E402
+from supervisor.core.incidents import error_row  # noqa: E402
+from supervisor.core.taxonomy import LOST, REFUSED, TIMEOUT  # noqa: E402
+from supervisor.store.database import Store  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:

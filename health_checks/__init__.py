@@ -1,7 +1,7 @@
 """Health checks, one module per `type`; `registry` maps each type name to its class."""
 
 from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
-from supervisor.registry import Registry
+from supervisor.core.registry import Registry
 
 registry: Registry[HealthCheck] = Registry("health check", "health_checks", "soulfra.health_checks")
 

@@ -113,3 +113,8 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started`, a `time.perf_counter()` reading."""
+    return (time.perf_counter() - started) * 1000.0

@@ -13,8 +13,15 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
-from supervisor.redaction import redact_text
+from health_checks.base import (
+    CheckConfig,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    compile_regex,
+    elapsed_ms,
+)
+from supervisor.core.redaction import redact_text
 
 MAX_OUTPUT = 64 * 1024
 
@@ -52,7 +59,7 @@ class CommandCheck(HealthCheck):
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"cannot run {cfg.command[0]}: {exc.strerror or exc}")
         try:
             async with asyncio.timeout(cfg.timeout_s):
@@ -60,7 +67,7 @@ class CommandCheck(HealthCheck):
                 output = await proc.stdout.read(MAX_OUTPUT)
                 await proc.wait()
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"{cfg.command[0]} did not finish within {cfg.timeout:.0f} ms")
         finally:
             if proc.returncode is None:
@@ -68,7 +75,7 @@ class CommandCheck(HealthCheck):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
-        latency = _ms(started)
+        latency = elapsed_ms(started)
         text = redact_text(output.decode(errors="replace"))
         tail = text[-500:].strip()
         if proc.returncode not in cfg.expect_exit:
@@ -81,7 +88,3 @@ class CommandCheck(HealthCheck):
                                f"{cfg.output_matches!r}: {tail[-200:]}",
                                exitCode=proc.returncode)
         return self.result(CheckKind.HEALTHY, latency, exitCode=proc.returncode)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

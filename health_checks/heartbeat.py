@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from health_checks import registry
 from health_checks.base import CheckConfig, CheckResult, HealthCheck
-from health_checks.mqtt import parse_broker
+from supervisor.clients.mqtt import parse_broker
 from supervisor.push.board import Expectation, board
 
 

@@ -23,8 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from health_checks import registry
 from health_checks._jsonpath import MISSING, lookup, parse
 from health_checks._shape import describe, drift, shape
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
-from supervisor.http_client import shared_session
+from health_checks.base import (
+    CheckConfig,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    compile_regex,
+    elapsed_ms,
+)
+from supervisor.clients.http import conflicting_credentials, shared_session
 
 MAX_BODY = 1024 * 1024
 
@@ -75,18 +82,6 @@ class BodyCondition(BaseModel):
             if self.max is not None and value > self.max:
                 return f"{self.path} = {value} is above {self.max:g}"
         return None
-
-
-def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | None:
-    """aiohttp refuses a request with both user:password in the URL and an Authorization
-    header; say so when the file is read instead of failing at every check."""
-    if url is None or not any(k.lower() == "authorization" for k in headers):
-        return None
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        return ("headers.Authorization cannot be combined with credentials in the url "
-                "(user:password@); keep one of them")
-    return None
 
 
 class HttpCheckConfig(CheckConfig):
@@ -198,21 +193,21 @@ class HttpCheck(HealthCheck):
                     status = resp.status
                     headers = resp.headers
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"no answer from {cfg.url} within {cfg.timeout:.0f} ms")
         except aiohttp.ClientConnectorCertificateError as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"TLS certificate of {cfg.url} rejected: {exc.certificate_error}")
         except aiohttp.ClientConnectorError as exc:
-            return self.result(CheckKind.REFUSED, _ms(started),
+            return self.result(CheckKind.REFUSED, elapsed_ms(started),
                                f"cannot connect to {cfg.url}: {_why(exc.os_error)}")
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"connection to {cfg.url} broke: {exc}")
         except aiohttp.ClientError as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"bad answer from {cfg.url}: {exc}")
-        latency = _ms(started)
+        latency = elapsed_ms(started)
         ok = status in cfg.expect_status if cfg.expect_status else 200 <= status < 300
         if not ok:
             return self.result(CheckKind.UNHEALTHY, latency,
@@ -316,7 +311,3 @@ def _why(err: OSError) -> str:
     if isinstance(err, ConnectionRefusedError):
         return "connection refused"
     return err.strerror or str(err)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

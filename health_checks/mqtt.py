@@ -11,22 +11,14 @@ import contextlib
 import secrets
 import time
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
 import aiomqtt
 from pydantic import Field, field_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
-from supervisor.redaction import redact_text
-
-
-def parse_broker(url: str) -> tuple[str, int, str | None, str | None]:
-    """mqtt://[user:password@]host[:port] → (host, port, user, password)."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ValueError(f"broker must look like mqtt://host:1883, got {redact_text(url)!r}")
-    return parts.hostname, parts.port or 1883, parts.username, parts.password
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from supervisor.clients.mqtt import parse_broker
+from supervisor.core.redaction import redact_text
 
 
 class MqttCheckConfig(CheckConfig):
@@ -84,16 +76,16 @@ class MqttCheck(HealthCheck):
                     await asyncio.gather(publish, return_exceptions=True)
         except TimeoutError:
             await self._disconnect()
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"no round trip through {safe} within {cfg.timeout:.0f} ms")
         except aiomqtt.MqttError as exc:
             await self._disconnect()
             how = "connection lost" if was_connected else "cannot connect"
-            return self.result(CheckKind.CONNECTION_LOST, _ms(started),
+            return self.result(CheckKind.CONNECTION_LOST, elapsed_ms(started),
                                f"mqtt {safe}: {how}: {exc}", wasConnected=was_connected)
         finally:
             self._waiting.pop(token, None)
-        return self.result(CheckKind.HEALTHY, _ms(started), connects=self.connects)
+        return self.result(CheckKind.HEALTHY, elapsed_ms(started), connects=self.connects)
 
     async def _connect(self) -> aiomqtt.Client:
         if self._client is not None and (self._reader is None or not self._reader.done()):
@@ -154,7 +146,3 @@ async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
             await stack.aclose()
     except (aiomqtt.MqttError, TimeoutError, OSError):
         pass
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

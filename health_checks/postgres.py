@@ -15,8 +15,8 @@ import asyncpg
 from pydantic import Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
-from supervisor.redaction import redact_text
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from supervisor.core.redaction import redact_text
 
 
 class PostgresCheckConfig(CheckConfig):
@@ -42,32 +42,28 @@ class PostgresCheck(HealthCheck):
                 conn = await asyncpg.connect(cfg.dsn, timeout=cfg.timeout_s)
                 await conn.fetchval(cfg.query)
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"postgres {safe} did not answer within {cfg.timeout:.0f} ms")
         except (ConnectionRefusedError, FileNotFoundError) as exc:
-            return self.result(CheckKind.REFUSED, _ms(started),
+            return self.result(CheckKind.REFUSED, elapsed_ms(started),
                                f"cannot connect to postgres {safe}: "
                                + ("connection refused" if isinstance(exc, ConnectionRefusedError)
                                   else str(exc)))
         except (asyncpg.ConnectionDoesNotExistError, ConnectionResetError,
                 asyncpg.exceptions.ConnectionFailureError) as exc:
-            return self.result(CheckKind.CONNECTION_LOST, _ms(started),
+            return self.result(CheckKind.CONNECTION_LOST, elapsed_ms(started),
                                f"postgres {safe} dropped the connection: {_msg(exc)}")
         except asyncpg.TooManyConnectionsError as exc:
-            return self.result(CheckKind.RESOURCE_PRESSURE, _ms(started),
+            return self.result(CheckKind.RESOURCE_PRESSURE, elapsed_ms(started),
                                f"postgres {safe}: {_msg(exc)}", resource="fds")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"postgres {safe}: {_msg(exc)}")
         finally:
             if conn is not None:
                 conn.terminate()  # no goodbye round trip: it could hang on a stalled server
-        return self.result(CheckKind.HEALTHY, _ms(started))
+        return self.result(CheckKind.HEALTHY, elapsed_ms(started))
 
 
 def _msg(exc: BaseException) -> str:
     return redact_text(str(exc) or type(exc).__name__)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

@@ -9,14 +9,21 @@ import os
 import re
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import psutil
 from pydantic import Field, field_validator, model_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, compile_regex
+from health_checks.base import (
+    CheckConfig,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    compile_regex,
+    elapsed_ms,
+)
+from supervisor.processes.pidfile import read_pid_file
 
 LEAK_RISING_SHARE = 0.7  # share of steps between samples that must rise for a "leak"
 
@@ -58,14 +65,6 @@ class ProcessCheckConfig(CheckConfig):
         return self
 
 
-def read_pid_file(path: str) -> int | None:
-    try:
-        text = Path(path).read_text().strip()
-        return int(text.split()[0]) if text else None
-    except (OSError, ValueError):
-        return None
-
-
 @registry.register("process")
 class ProcessCheck(HealthCheck):
     type_name: ClassVar[str] = "process"
@@ -82,16 +81,16 @@ class ProcessCheck(HealthCheck):
         started = time.perf_counter()
         pid, why = await self._find()
         if pid is None:
-            return self.result(CheckKind.PROCESS_EXITED, _ms(started), why)
+            return self.result(CheckKind.PROCESS_EXITED, elapsed_ms(started), why)
         try:
             info = await asyncio.to_thread(self._inspect, pid)
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
-            return self.result(CheckKind.PROCESS_EXITED, _ms(started),
+            return self.result(CheckKind.PROCESS_EXITED, elapsed_ms(started),
                                f"process {pid} is gone", pid=pid)
         except psutil.AccessDenied as exc:
-            return self.result(CheckKind.CHECK_ERROR, _ms(started),
+            return self.result(CheckKind.CHECK_ERROR, elapsed_ms(started),
                                f"cannot inspect {pid}: {exc}")
-        latency = _ms(started)
+        latency = elapsed_ms(started)
         status = info.pop("status")
         if status == psutil.STATUS_ZOMBIE:
             return self.result(CheckKind.PROCESS_EXITED, latency, f"process {pid} is a zombie",
@@ -204,7 +203,3 @@ async def _main_pid(unit: str) -> tuple[int | None, str]:
     except ValueError:
         return None, f"systemctl show {unit}: unexpected MainPID {out[:40]!r}"
     return (pid, "") if pid > 0 else (None, f"unit {unit} has no main process")
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

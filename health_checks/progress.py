@@ -17,15 +17,15 @@ from pydantic import Field, field_validator, model_validator
 
 from health_checks import registry
 from health_checks._jsonpath import MISSING, lookup, parse
-from health_checks._redis_link import (
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from supervisor.clients.http import shared_session
+from supervisor.clients.redis_link import (
     RedisConnectionError,
     RedisError,
     RedisLink,
     RedisTimeoutError,
     number_at,
 )
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
-from supervisor.http_client import shared_session
 from supervisor.push.board import board
 
 
@@ -91,11 +91,11 @@ class ProgressCheck(HealthCheck):
             async with asyncio.timeout(cfg.timeout_s):
                 value, pending = await self._read()
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"no progress value within {cfg.timeout:.0f} ms")
         except _Unreadable as exc:
-            return self.result(exc.kind, _ms(started), str(exc))
-        latency = _ms(started)
+            return self.result(exc.kind, elapsed_ms(started), str(exc))
+        latency = elapsed_ms(started)
         now = time.monotonic()
         if value is None and cfg.key is None and cfg.pending_key is not None:
             value = pending  # a queue alone: it must drain
@@ -182,7 +182,3 @@ def _number(data: Any, path: str, url: str) -> float:
         raise _Unreadable(CheckKind.CONTRACT_VIOLATION,
                           f"{url}: {path} should be a number, found {got}")
     return float(value)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

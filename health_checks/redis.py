@@ -13,14 +13,14 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from health_checks import registry
-from health_checks._redis_link import (
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from supervisor.clients.redis_link import (
     RedisConnectionError,
     RedisError,
     RedisLink,
     RedisTimeoutError,
     length_of,
 )
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
 
 
 class RedisKeyLimit(BaseModel):
@@ -56,21 +56,21 @@ class RedisCheck(HealthCheck):
         try:
             async with asyncio.timeout(cfg.timeout_s):
                 await link.execute("PING")
-                latency = _ms(started)
+                latency = elapsed_ms(started)
                 lengths = {k.key: await length_of(link, k.key) for k in cfg.keys}
         except (TimeoutError, RedisTimeoutError):
             await link.drop()
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"redis {link.safe_url} did not answer PING within "
                                f"{cfg.timeout:.0f} ms")
         except (RedisConnectionError, OSError) as exc:
             await link.drop()
             how = "connection lost" if was_connected else "cannot connect"
-            return self.result(CheckKind.CONNECTION_LOST, _ms(started),
+            return self.result(CheckKind.CONNECTION_LOST, elapsed_ms(started),
                                f"redis {link.safe_url}: {how}: {exc}",
                                wasConnected=was_connected)
         except (RedisError, ValueError) as exc:
-            return self.result(CheckKind.UNHEALTHY, _ms(started),
+            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
                                f"redis {link.safe_url} answered with an error: {exc}")
         details = {"connects": link.connects, "lengths": lengths} if lengths else \
             {"connects": link.connects}
@@ -86,7 +86,3 @@ class RedisCheck(HealthCheck):
 
     async def close(self) -> None:
         await self.link.drop()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
 
 
 class SqliteCheckConfig(CheckConfig):
@@ -53,12 +53,12 @@ class SqliteCheck(HealthCheck):
                 # One thread for the whole glob; the timeout abandons a locked file's wait.
                 outcome = await asyncio.to_thread(_probe_all, files, due, cfg.timeout_s)
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"SQLite files under {cfg.path} did not answer within "
                                f"{cfg.timeout:.0f} ms")
         for f in due:
             self._last_quick[f] = now
-        latency = _ms(started)
+        latency = elapsed_ms(started)
         sizes = {f: s for f, (s, _) in outcome.items()}
         details: dict[str, Any] = {"files": len(files),
                                    "totalMb": round(sum(sizes.values()) / 1_048_576, 2)}
@@ -114,7 +114,3 @@ def _probe(path: str, quick_check: bool, timeout_s: float) -> tuple[int, str]:
         return size, str(exc)
     finally:
         conn.close()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

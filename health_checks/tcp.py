@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
 
 
 class TcpCheckConfig(CheckConfig):
@@ -33,19 +33,15 @@ class TcpCheck(HealthCheck):
             async with asyncio.timeout(cfg.timeout_s):
                 _, writer = await asyncio.open_connection(cfg.host, cfg.port)
         except TimeoutError:
-            return self.result(CheckKind.STALLED, _ms(started),
+            return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"connect to {target} timed out after {cfg.timeout:.0f} ms")
         except OSError as exc:
-            return self.result(CheckKind.REFUSED, _ms(started),
+            return self.result(CheckKind.REFUSED, elapsed_ms(started),
                                f"cannot connect to {target}: {exc.strerror or exc}")
-        latency = _ms(started)
+        latency = elapsed_ms(started)
         writer.close()
         try:
             await writer.wait_closed()
         except OSError:
             pass
         return self.result(CheckKind.HEALTHY, latency)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

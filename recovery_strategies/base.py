@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from recovery_strategies.restart_command import ProcessSpec
-    from supervisor.processes import ProcessManager
-    from supervisor.redis_conn import RedisConnections
+    from supervisor.clients.redis import RedisConnections
+    from supervisor.processes.manager import ProcessManager
+    from supervisor.processes.spec import ProcessSpec
 
 
 class StrategyConfig(BaseModel):

@@ -18,10 +18,10 @@ import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 
-from health_checks.mqtt import parse_broker
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
-from supervisor.redaction import redact_text
+from supervisor.clients.mqtt import parse_broker
+from supervisor.core.redaction import redact_text
 
 UP = ("healthy", "degraded")
 

@@ -16,8 +16,8 @@ from redis.exceptions import RedisError
 
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
-from recovery_strategies.webhook import call_hook
-from supervisor.redaction import redact_text
+from supervisor.clients.http import call_hook
+from supervisor.core.redaction import redact_text
 
 
 class ReconnectRedisConfig(StrategyConfig):

@@ -8,9 +8,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from health_checks.process import read_pid_file
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
+from supervisor.processes.pidfile import read_pid_file
 
 
 class SignalConfig(StrategyConfig):

@@ -10,8 +10,8 @@ from pydantic import Field
 
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
-from supervisor.http_client import shared_session
-from supervisor.redaction import redact_text
+from supervisor.clients.http import call_hook
+from supervisor.core.redaction import redact_text
 
 
 class WebhookConfig(StrategyConfig):
@@ -24,15 +24,6 @@ class WebhookConfig(StrategyConfig):
     timeout: float = Field(default=10000, gt=0, description="ms to wait for the answer.")
     expect_status: list[int] | None = Field(default=None, alias="expectStatus",
                                             description="Accepted statuses; default any 2xx.")
-
-
-async def call_hook(method: str, url: str, headers: dict[str, str],
-                    body: dict[str, Any] | None, timeout_ms: float) -> tuple[int, str]:
-    """One HTTP call (shared with reconnect_redis's hook): (status, text), or raises."""
-    async with shared_session().request(
-            method, url, json=body if method != "GET" else None, headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000)) as resp:
-        return resp.status, await resp.text(errors="replace")
 
 
 @registry.register("webhook")

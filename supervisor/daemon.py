@@ -14,27 +14,27 @@ from loguru import logger
 import health_checks
 from health_checks.base import CheckKind, CheckResult, HealthCheck
 from supervisor.alerts.service import AlertService
-from supervisor.config import load_config
-from supervisor.events import Event, EventBus
-from supervisor.incidents import IncidentRecorder
-from supervisor.locks import RedisLease
-from supervisor.metrics import Metrics
-from supervisor.monitoring import Monitoring
-from supervisor.notify import Notifier, status_line
-from supervisor.processes import ProcessManager
+from supervisor.config.reload import ConfigReloader
+from supervisor.config.safety import check_bind, check_config_file
+from supervisor.config.services import load_config
+from supervisor.config.settings import Settings
+from supervisor.core.events import Event, EventBus
+from supervisor.core.incidents import IncidentRecorder
+from supervisor.core.scheduler import Scheduler, ServiceRuntime
+from supervisor.core.state import StateTracker, Thresholds
+from supervisor.observability.housekeeping import Monitoring
+from supervisor.observability.metrics import Metrics
+from supervisor.observability.status import StatusBoard
+from supervisor.processes.manager import ProcessManager
 from supervisor.push.board import board as heartbeat_board
 from supervisor.push.hub import PushHub
-from supervisor.recovery import RecoveryManager
-from supervisor.reload import ConfigReloader
-from supervisor.resume import recheck, resume_states
-from supervisor.safety import check_bind, check_config_file
-from supervisor.scheduler import Scheduler, ServiceRuntime
-from supervisor.settings import Settings
-from supervisor.shutdown import ShutdownHook, graceful_shutdown
-from supervisor.state import StateTracker, Thresholds
-from supervisor.status import StatusBoard
-from supervisor.store import Store
-from supervisor.watchdog import Watchdog
+from supervisor.recovery.locks import RedisLease
+from supervisor.recovery.manager import RecoveryManager
+from supervisor.recovery.resume import recheck, resume_states
+from supervisor.store.database import Store
+from supervisor.systemd.notify import Notifier, status_line
+from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
+from supervisor.systemd.watchdog import Watchdog
 
 # How long open API connections (event streams) get to finish when the daemon stops.
 API_SHUTDOWN_S = 2.0

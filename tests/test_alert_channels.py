@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Channel
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Channel
 from supervisor.alerts.config import DeliveryPolicy, infer_kind
 from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
-from supervisor.http_client import close_shared_session
-from supervisor.store import Store
+from supervisor.clients.http import close_shared_session
+from supervisor.store.database import Store
 from tests.alert_receiver import Receiver, discord_problems, slack_problems
 from tests.helpers import wait_for
 
@@ -284,7 +284,7 @@ async def test_permanent_error_stops_and_is_reported(receiver: Receiver, store: 
 
 
 def test_alerts_config_errors_name_the_field() -> None:
-    from supervisor.config import ConfigError, parse_config
+    from supervisor.config.services import ConfigError, parse_config
 
     bad = {"errorMonitoring": {"services": {}, "alerts": {
         "fireOn": "sometimes",

@@ -11,20 +11,19 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.alert_receiver import Receiver, discord_problems, slack_problems
 from tests.helpers import (
-    read_pid,
     DEMO,
     ROOT,
     demo_service_config,
     free_port,
     http,
     kill_tree,
+    read_pid,
     services_file,
     wait_for,
 )

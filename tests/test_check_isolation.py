@@ -9,9 +9,9 @@ import signal
 import sys
 
 import health_checks
-from supervisor.events import EventBus
-from supervisor.scheduler import Scheduler, ServiceRuntime
-from supervisor.state import State, StateTracker, Thresholds
+from supervisor.core.events import EventBus
+from supervisor.core.scheduler import Scheduler, ServiceRuntime
+from supervisor.core.state import State, StateTracker, Thresholds
 
 
 def make(type_: str, service: str, **cfg):

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.http_client import close_shared_session
+from supervisor.clients.http import close_shared_session
 from tests.faults import report
 
 SCHEMA = {

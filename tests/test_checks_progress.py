@@ -13,7 +13,7 @@ import redis
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.http_client import close_shared_session
+from supervisor.clients.http import close_shared_session
 from supervisor.push.board import board
 from tests.faults import report, time_until
 from tests.helpers import free_port, http, kill_tree, wait_for

@@ -6,9 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.helpers import ROOT, demo_service_config, free_port, services_file, wait_for, read_pid
+from tests.helpers import ROOT, demo_service_config, free_port, read_pid, services_file, wait_for
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jsonschema
 
-from supervisor.config import ConfigError, json_schema, load_config, parse_config
-from supervisor.settings import Settings
+from supervisor.config.services import ConfigError, json_schema, load_config, parse_config
+from supervisor.config.settings import Settings
 from tests.helpers import ROOT, free_port
 
 

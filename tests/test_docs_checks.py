@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import health_checks
-from supervisor.config import parse_config
+from supervisor.config.services import parse_config
 from tests.helpers import services_file
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "checks.md"

@@ -6,11 +6,10 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import psutil
 
-from tests.helpers import DEMO, demo_service_config, free_port, services_file, wait_for, read_pid
+from tests.helpers import DEMO, demo_service_config, free_port, read_pid, services_file, wait_for
 
 
 def _gone(pid: int) -> bool:

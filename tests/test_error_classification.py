@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from health_checks.base import CheckKind, CheckResult
-from supervisor.errors import Category, Level, classify, classify_exception, fingerprint
+from supervisor.core.taxonomy import Category, Level, classify, classify_exception, fingerprint
 from tests.helpers import free_port
 from tests.servers import RedisServer
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from supervisor.errors import TIMEOUT, Category, Classification, Level, Severity
-from supervisor.incidents import error_row
-from supervisor.store import Store
+from supervisor.core.incidents import error_row
+from supervisor.core.taxonomy import TIMEOUT, Category, Classification, Level, Severity
+from supervisor.store.database import Store
 from tests.helpers import free_port, http, services_file, wait_for
 
 DAY = 86400.0

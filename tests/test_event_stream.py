@@ -7,10 +7,9 @@ import signal
 import time
 import urllib.error
 from collections.abc import Iterator
-from pathlib import Path
 
-from supervisor.sse_client import ServerEvent, open_stream, parse
-from tests.helpers import demo_service_config, free_port, services_file, wait_for, read_pid
+from supervisor.cli.sse_client import ServerEvent, open_stream, parse
+from tests.helpers import demo_service_config, free_port, read_pid, services_file, wait_for
 
 
 def _events(resp: object, until: float) -> Iterator[ServerEvent]:

@@ -13,7 +13,7 @@ import pytest
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.http_client import close_shared_session
+from supervisor.clients.http import close_shared_session
 from tests.helpers import DEMO, free_port, http, kill_tree, wait_for
 
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from health_checks.base import CheckResult, HealthCheck
+from supervisor.config.settings import Settings
 from supervisor.daemon import Daemon
-from supervisor.notify import Notifier
-from supervisor.settings import Settings
+from supervisor.systemd.notify import Notifier
 from tests.helpers import free_port, http, services_file, wait_for
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from supervisor.api import create_app
 from supervisor.api.openapi import PATHS, app_routes, document, documented
+from supervisor.config.settings import Settings
 from supervisor.daemon import Daemon
-from supervisor.settings import Settings
 from tests.helpers import services_file
 
 

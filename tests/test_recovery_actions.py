@@ -19,15 +19,15 @@ import redis
 
 import recovery_strategies
 from recovery_strategies.base import RecoveryContext
-from supervisor.processes import ProcessManager
-from supervisor.redis_conn import RedisConnections
+from supervisor.clients.redis import RedisConnections
+from supervisor.processes.manager import ProcessManager
 from tests.helpers import (
-    read_pid,
     DEMO,
     demo_service_config,
     free_port,
     http,
     kill_tree,
+    read_pid,
     services_file,
     wait_for,
 )

@@ -10,17 +10,16 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import (
-    read_pid,
     DEMO,
     demo_service_config,
     free_port,
     http,
     kill_tree,
+    read_pid,
     services_file,
     wait_for,
 )

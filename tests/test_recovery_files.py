@@ -14,7 +14,7 @@ import pytest
 
 import recovery_strategies
 from recovery_strategies.base import RecoveryContext
-from supervisor.processes import ProcessManager
+from supervisor.processes.manager import ProcessManager
 from tests.helpers import DEMO, free_port, http, services_file, wait_for
 
 

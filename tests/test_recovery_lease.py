@@ -7,7 +7,7 @@ import asyncio
 
 import redis
 
-from supervisor.locks import RedisLease
+from supervisor.recovery.locks import RedisLease
 from tests.helpers import demo_service_config, free_port, services_file, wait_for
 
 

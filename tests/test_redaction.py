@@ -1,6 +1,6 @@
 """Secrets are masked wherever they appear in text or data."""
 
-from supervisor.redaction import MASK, redact, redact_text
+from supervisor.core.redaction import MASK, redact, redact_text
 
 
 def test_masks_secrets_in_text():

@@ -11,8 +11,8 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from supervisor.safety import UnsafeSetup, check_bind, check_config_file
-from supervisor.settings import Settings
+from supervisor.config.safety import UnsafeSetup, check_bind, check_config_file
+from supervisor.config.settings import Settings
 from tests.helpers import ROOT, services_file
 
 TOKEN = "t0k3n-" + "x" * 26

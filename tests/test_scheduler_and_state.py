@@ -8,11 +8,11 @@ import time
 
 import health_checks
 from health_checks.base import CheckKind, CheckResult
-from supervisor.events import EventBus
-from supervisor.http_client import close_shared_session
-from supervisor.scheduler import Scheduler, ServiceRuntime
-from supervisor.state import State, StateTracker, Thresholds
-from supervisor.uptime import uptime_percent
+from supervisor.clients.http import close_shared_session
+from supervisor.core.events import EventBus
+from supervisor.core.scheduler import Scheduler, ServiceRuntime
+from supervisor.core.state import State, StateTracker, Thresholds
+from supervisor.core.uptime import uptime_percent
 
 
 def make(type_: str, service: str, **cfg):

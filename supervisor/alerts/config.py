@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from supervisor.alerts import registry
+from supervisor.alerts.channels import registry
 from supervisor.alerts.silences import MaintenanceWindow, SilenceSpec
 
 

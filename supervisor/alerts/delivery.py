@@ -15,7 +15,7 @@ from typing import Any
 
 from loguru import logger
 
-from supervisor.alerts.channel import Answer, Channel
+from supervisor.alerts.channels.base import Answer, Channel
 from supervisor.alerts.config import DeliveryPolicy
 from supervisor.alerts.outbox import Outbox, Pending
 

@@ -24,10 +24,10 @@ from loguru import logger
 
 from health_checks.base import CheckKind, CheckResult
 from supervisor.alerts.message import Alert, human_ms
-from supervisor.errors import classify_result
-from supervisor.events import Event
-from supervisor.redaction import redact, redact_text
-from supervisor.state import State
+from supervisor.core.events import Event
+from supervisor.core.redaction import redact, redact_text
+from supervisor.core.state import State
+from supervisor.core.taxonomy import classify_result
 
 if TYPE_CHECKING:
     from supervisor.alerts.service import AlertService

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.alerts.channel import Answer
+from supervisor.alerts.channels.base import Answer
 from supervisor.alerts.message import Alert
-from supervisor.redaction import redact
-from supervisor.store import Store
+from supervisor.core.redaction import redact
+from supervisor.store.database import Store
 
 
 @dataclass

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from loguru import logger
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Answer, Channel, ChannelConfig
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.config import AlertsBase, alerts_model, infer_kind
 from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.from_env import env_channels, fill_from_settings
@@ -19,10 +19,10 @@ from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox, Pending
 from supervisor.alerts.silences import Silences
-from supervisor.events import EventBus
-from supervisor.settings import Settings
-from supervisor.state import StateTracker
-from supervisor.store import Store
+from supervisor.config.settings import Settings
+from supervisor.core.events import EventBus
+from supervisor.core.state import StateTracker
+from supervisor.store.database import Store
 
 ENV_CHANNEL = "default"
 

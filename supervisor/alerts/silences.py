@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor.alerts.message import Alert
-from supervisor.store import Store
+from supervisor.store.database import Store
 
 
 class Matchers(BaseModel):

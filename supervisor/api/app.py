@@ -54,7 +54,8 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    from supervisor.api import (
+    from supervisor.api import openapi
+    from supervisor.api.routes import (
         alerts,
         dashboard,
         errors,
@@ -64,7 +65,6 @@ def create_app(daemon: Daemon) -> web.Application:
         history,
         metrics,
         monitoring,
-        openapi,
         recover,
         reload,
         services,

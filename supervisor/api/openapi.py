@@ -16,10 +16,10 @@ from pydantic import BaseModel
 
 from supervisor import __version__
 from supervisor.alerts.silences import SilenceSpec
-from supervisor.api.faults import Fault
-from supervisor.api.recover import RecoverRequest
-from supervisor.api.reload import ReloadRequest
-from supervisor.api.services import PauseRequest
+from supervisor.api.routes.faults import Fault
+from supervisor.api.routes.recover import RecoverRequest
+from supervisor.api.routes.reload import ReloadRequest
+from supervisor.api.routes.services import PauseRequest
 
 routes = web.RouteTableDef()
 

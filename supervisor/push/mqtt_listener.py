@@ -13,10 +13,10 @@ import secrets
 import aiomqtt
 from loguru import logger
 
-from health_checks.mqtt import parse_broker
+from supervisor.clients.mqtt import parse_broker
+from supervisor.core.redaction import redact_text
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.payload import BadPayload, parse_heartbeat
-from supervisor.redaction import redact_text
 
 Subscriptions = dict[str, tuple[str, str, str]]  # topic → (service, role, offline payload)
 

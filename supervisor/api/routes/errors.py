@@ -1,0 +1,175 @@
+"""Errors: the SPEC's list (with filters and cursor pagination), one error with its full
+context, resolution through PATCH, and the fingerprint groups."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from supervisor.api.app import DAEMON, json_error
+from supervisor.api.params import BadParam, parse_int, parse_time, read_body
+from supervisor.core.incidents import error_to_api
+from supervisor.core.redaction import redact_text
+from supervisor.core.taxonomy import Category, Level, Severity
+from supervisor.store.database import STATUSES, Store
+
+routes = web.RouteTableDef()
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    raw = json.dumps([row["created_at"], row["id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        at, error_id = json.loads(raw)
+        return float(at), str(error_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadParam("cursor", "not a cursor this API gave out (use nextCursor as it is)") \
+            from exc
+
+
+def parse_choice(field: str, text: str | None, allowed: tuple[str, ...]) -> list[str] | None:
+    """A comma-separated list of allowed values (case-insensitive)."""
+    if not text:
+        return None
+    lookup = {a.lower(): a for a in allowed}
+    values = []
+    for part in text.split(","):
+        value = lookup.get(part.strip().lower())
+        if value is None:
+            raise BadParam(field, f"{part.strip()!r} is not one of {', '.join(allowed)}")
+        values.append(value)
+    return values
+
+
+def error_filters(q: Any) -> dict[str, Any]:
+    """The filters shared by the list and its summary; BadParam names the field."""
+    since = parse_time("since", q.get("since", "24h"))
+    until = parse_time("until", q.get("until"))
+    if since is not None and until is not None and until <= since:
+        raise BadParam("until", "must be later than since")
+    services = [s.strip() for s in q.get("service", "").split(",") if s.strip()] or None
+    return {
+        "since": since, "until": until, "service": services,
+        "severity": parse_choice("severity", q.get("severity"), tuple(Severity)),
+        "category": parse_choice("category", q.get("category"), tuple(Category)),
+        "level": parse_choice("level", q.get("level"), tuple(Level)),
+        "status": parse_choice("status", q.get("status"), STATUSES),
+        "type": [t.strip() for t in q.get("type", "").split(",") if t.strip()] or None,
+        "fingerprint": q.get("fingerprint") or None,
+        "correlation_id": q.get("correlationId") or None,
+    }
+
+
+@routes.get("/api/monitoring/errors")
+async def list_errors(request: web.Request) -> web.Response:
+    store = request.app[DAEMON].store
+    q = request.query
+    try:
+        filters = error_filters(q)
+        limit = parse_int("limit", q.get("limit"), 100, 1, 1000)
+        after = decode_cursor(q["cursor"]) if q.get("cursor") else None
+    except BadParam as exc:
+        return exc.response()
+    rows = await store.list_errors(limit=limit + 1, after=after, **filters)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    summary = await store.error_summary(**filters)
+    return web.json_response({
+        "errors": [error_to_api(r) for r in rows], "summary": summary,
+        "nextCursor": encode_cursor(rows[-1]) if more and rows else None,
+    })
+
+
+@routes.get("/api/monitoring/errors/{id}")
+async def get_error(request: web.Request) -> web.Response:
+    store = request.app[DAEMON].store
+    row = await store.get_error(request.match_info["id"])
+    if row is None:
+        return json_error(404, f"no error {request.match_info['id']!r}")
+    return web.json_response(await error_detail(store, row))
+
+
+async def error_detail(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    """One error with its full context and the group it belongs to."""
+    out = error_to_api(row, full=True)
+    group = await store.get_group(row["fingerprint"]) if row.get("fingerprint") else None
+    out["group"] = group_to_api(group) if group is not None else None
+    return out
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "resolved", "ignored", "workaround"]
+    note: str | None = Field(None, max_length=2000)
+
+
+@routes.patch("/api/monitoring/errors/{id}")
+async def patch_error(request: web.Request) -> web.Response:
+    body = await read_body(request, StatusChange)
+    if isinstance(body, web.Response):
+        return body
+    assert isinstance(body, StatusChange)
+    who = request.headers.get("X-Requested-By", "api")[:64]
+    note = redact_text(body.note) if body.note else None
+    store = request.app[DAEMON].store
+    row = await store.set_error_status(request.match_info["id"], body.status, note, who)
+    if row is None:
+        return json_error(404, f"no error {request.match_info['id']!r}")
+    return web.json_response(await error_detail(store, row))
+
+
+def group_to_api(g: dict[str, Any]) -> dict[str, Any]:
+    return {"fingerprint": g["fingerprint"], "service": g["service"], "category": g["category"],
+            "type": g["type"], "level": g["level"], "severity": g["severity"],
+            "message": g["message"], "count": g["count"],
+            "firstSeen": round(g["first_seen"] * 1000), "lastSeen": round(g["last_seen"] * 1000),
+            "lastErrorId": g["last_error_id"], "status": g["status"], "note": g["status_note"],
+            "regressed": bool(g["regressed"]), "regressions": g["regressions"],
+            "regressedAt": round(g["regressed_at"] * 1000) if g["regressed_at"] else None}
+
+
+@routes.get("/api/monitoring/error-groups")
+async def list_groups(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        status = parse_choice("status", q.get("status"), STATUSES)
+        category = parse_choice("category", q.get("category"), tuple(Category))
+        since = parse_time("since", q.get("since"))
+        limit = parse_int("limit", q.get("limit"), 100, 1, 1000)
+        sort = q.get("sort", "last_seen")
+        if sort not in ("last_seen", "count", "first_seen"):
+            raise BadParam("sort", "must be last_seen, count or first_seen")
+        regressed = {"true": True, "false": False, None: None}.get(q.get("regressed"), "bad")
+        if regressed == "bad":
+            raise BadParam("regressed", "must be true or false")
+    except BadParam as exc:
+        return exc.response()
+    groups = await request.app[DAEMON].store.error_groups(
+        status=status, category=category, service=q.get("service") or None,
+        regressed=regressed if isinstance(regressed, bool) else None, since=since,
+        limit=limit, sort=sort)
+    return web.json_response({"groups": [group_to_api(g) for g in groups]})
+
+
+@routes.patch("/api/monitoring/error-groups/{fingerprint}")
+async def patch_group(request: web.Request) -> web.Response:
+    body = await read_body(request, StatusChange)
+    if isinstance(body, web.Response):
+        return body
+    assert isinstance(body, StatusChange)
+    note = redact_text(body.note) if body.note else None
+    g = await request.app[DAEMON].store.set_group_status(request.match_info["fingerprint"],
+                                                         body.status, note)
+    if g is None:
+        return json_error(404, f"no error group {request.match_info['fingerprint']!r}")
+    return web.json_response(group_to_api(g))

@@ -1,0 +1,1 @@
+"""The command line: `main` parses and dispatches; `remote` asks a running daemon."""

@@ -1,0 +1,1 @@
+"""Connections shared by checks, strategies and the core: HTTP, Redis, MQTT."""

@@ -1,0 +1,1 @@
+"""Configuration: services.json models and loading, settings, live reload, safety."""

@@ -1,0 +1,429 @@
+"""services.json: pydantic models, loading, and error messages that name the JSON path.
+
+The models for checks and ladder steps are discriminated unions built from the registries,
+so a check type or strategy added by a plugin is validated (and appears in the JSON Schema)
+like a built-in one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+import health_checks
+import recovery_strategies
+from recovery_strategies.base import StrategyConfig
+from supervisor.alerts.config import alerts_model, channel_kinds
+from supervisor.clients.http import conflicting_credentials
+from supervisor.config.settings import Settings
+from supervisor.processes.spec import ProcessSpec
+
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RESTART_STRATEGIES = frozenset({"restart_command", "restart_systemd"})
+
+
+class ConfigError(Exception):
+    """services.json is unusable; `problems` holds one `json.path: message` line each."""
+
+    def __init__(self, problems: list[str], source: str = "services.json") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RecoveryDefaults(_Model):
+    """errorMonitoring.recovery: the ladder and backoff every service starts from."""
+
+    strategies: list[str] = Field(
+        default_factory=lambda: ["restart", "reconnect", "retry"],
+        description="Default ladder: aliases (restart, reconnect, retry) or strategy names.",
+    )
+    max_attempts: int = Field(3, ge=1, le=100, alias="maxAttempts")
+    backoff_multiplier: float = Field(2, ge=1, le=10, alias="backoffMultiplier")
+    initial_delay: float = Field(1000, ge=0, alias="initialDelay",
+                                 description="ms before the second attempt.")
+    max_delay: float = Field(60000, ge=0, alias="maxDelay", description="Cap on one wait, ms.")
+    jitter: float = Field(0.1, ge=0, le=1, description="Random extra wait, share of the wait.")
+    startup_grace: float = Field(15000, gt=0, alias="startupGrace",
+                                 description="ms a restarted service has to pass its checks.")
+    flap_window: float = Field(600000, gt=0, alias="flapWindow",
+                               description="ms window for counting recoveries.")
+    flap_max_recoveries: int = Field(5, ge=1, alias="flapMaxRecoveries",
+                                     description="Recoveries within flapWindow before giving up.")
+    max_concurrent: int = Field(4, ge=1, alias="maxConcurrent",
+                                description="Recoveries running at once across services.")
+    reset_after: float = Field(300000, ge=0, alias="resetAfter",
+                               description="ms a service must stay healthy before its backoff "
+                                           "between recoveries starts again from zero.")
+
+
+class _ServiceBase(_Model):
+    description: str = ""
+    enabled: bool = True
+    base_url: str | None = Field(None, alias="baseUrl",
+                                 description="Where healthCheckPath is sent, e.g. http://127.0.0.1:8080")
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)
+    health_check_path: str | None = Field(None, alias="healthCheckPath")
+    timeout_threshold: float = Field(5000, gt=0, alias="timeoutThreshold",
+                                     description="Check timeout in ms.")
+    error_threshold: int = Field(3, ge=1, le=1000, alias="errorThreshold",
+                                 description="Consecutive failures before the service is failing.")
+    success_threshold: int = Field(1, ge=1, le=1000, alias="successThreshold",
+                                   description="Consecutive successes before it is healthy again.")
+    degraded_threshold: float | None = Field(None, gt=0, alias="degradedThreshold",
+                                             description="Response time in ms above which the "
+                                                         "service is degraded.")
+    interval: float | None = Field(None, gt=0, description="Check interval in ms. Default: "
+                                                           "HEALTH_CHECK_INTERVAL.")
+    auto_restart: bool = Field(True, alias="autoRestart",
+                               description="Whether automatic recovery may restart it.")
+    critical: bool = Field(False, description="A failing critical service makes the whole "
+                                              "status critical.")
+    depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
+    restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
+    systemd_unit: str | None = Field(None, alias="systemdUnit")
+    max_attempts: int | None = Field(None, ge=1, le=100, alias="maxAttempts")
+    backoff_multiplier: float | None = Field(None, ge=1, le=10, alias="backoffMultiplier")
+    startup_grace: float | None = Field(None, gt=0, alias="startupGrace",
+                                        description="ms this service may take to start before "
+                                                    "its failures count. Default: "
+                                                    "recovery.startupGrace.")
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        if self.port is not None:
+            return f"http://{self.host}:{self.port}"
+        return None
+
+    @property
+    def restart_steps(self) -> list[StrategyConfig]:
+        ladder: list[StrategyConfig] = getattr(self, "ladder", [])
+        return [s for s in ladder if getattr(s, "strategy", "") in RESTART_STRATEGIES]
+
+
+def _expand_step(alias: str, svc: dict[str, Any]) -> dict[str, Any] | None:
+    """Turn a ladder alias into a step, or None where it does not apply to this service."""
+    if alias in ("restart", "restart_command", "restart_systemd"):
+        restart, unit = svc.get("restart"), svc.get("systemdUnit") or svc.get("systemd_unit")
+        if alias != "restart_systemd" and isinstance(restart, dict):
+            return {"strategy": "restart_command", **restart}
+        if alias != "restart_command" and unit:
+            return {"strategy": "restart_systemd", "unit": unit}
+        return None
+    if alias in ("retry", "retry_failed"):
+        return {"strategy": "retry_failed"}
+    if alias in ("reconnect", "reconnect_redis"):
+        if "reconnect_redis" not in recovery_strategies.registry.names():
+            return None
+        hook = svc.get("reconnect")
+        checks = svc.get("checks") if isinstance(svc.get("checks"), list) else []
+        if not isinstance(hook, dict) and not any(
+                isinstance(c, dict) and c.get("type") == "redis" for c in checks):
+            return None  # nothing to reconnect: no hook and no Redis connection of its own
+        return {"strategy": "reconnect_redis", **(hook if isinstance(hook, dict) else {})}
+    if alias in recovery_strategies.registry.names():
+        return {"strategy": alias}
+    if alias in ("restart", "reconnect", "retry"):
+        return None
+    known = ["restart", "reconnect", "retry", *recovery_strategies.registry.names()]
+    raise ValueError(f"unknown recovery step {alias!r}; known: {', '.join(known)}")
+
+
+def _prepare_service(data: Any, default_ladder: list[str]) -> Any:
+    """Before validation: fill the ladder from the defaults and expand its aliases.
+
+    A default step that does not apply to a service (restart without a command) is left out;
+    the same step written in the service's own ladder is an error, so its index stays true.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    explicit = "ladder" in data
+    ladder = data.get("ladder", default_ladder)
+    if isinstance(ladder, list):
+        steps: list[Any] = []
+        for step in ladder:
+            if not isinstance(step, str):
+                steps.append(step)
+                continue
+            expanded = _expand_step(step, data)
+            if expanded is not None:
+                steps.append(expanded)
+            elif explicit:
+                steps.append(step)  # left for the validator, which names it
+        data["ladder"] = steps
+    return data
+
+
+def _unexpanded_steps(cls: Any, ladder: Any) -> Any:
+    """A step alias still a string after expansion did not apply to this service."""
+    if isinstance(ladder, list):
+        for i, step in enumerate(ladder):
+            if isinstance(step, str):
+                need = {"restart": "restart.command or systemdUnit",
+                        "reconnect": "a reconnect block or a redis check"}.get(step, "")
+                raise ValueError(f"[{i}] {step!r} does not apply to this service"
+                                 + (f": it needs {need}" if need else ""))
+    return ladder
+
+
+def _finish_service(svc: Any) -> Any:
+    """After validation: derive the implicit HTTP check and fill per-service defaults."""
+    base = svc.resolved_base_url
+    checks = list(svc.checks)
+    if svc.health_check_path is not None:
+        if base is None:
+            raise ValueError("healthCheckPath needs baseUrl or port to send it to")
+        http_cls = health_checks.registry.get("http").config_model
+        checks.insert(0, http_cls.model_validate({"type": "http", "name": "health"}))
+    for i, check in enumerate(checks):
+        if "timeout" not in check.model_fields_set:
+            check.timeout = svc.timeout_threshold
+        if "degraded_after" not in check.model_fields_set and svc.degraded_threshold:
+            check.degraded_after = svc.degraded_threshold
+        if getattr(check, "type", None) == "http" and check.url is None:
+            if base is None:
+                raise ValueError(f"checks[{i}].url is required when the service has no "
+                                 "baseUrl or port")
+            path = check.path or svc.health_check_path or "/"
+            check.url = base + (path if path.startswith("/") else "/" + path)
+            problem = conflicting_credentials(check.url, check.headers)
+            if problem:
+                raise ValueError(f"checks[{i}].{problem}")
+        if getattr(check, "type", None) == "tcp" and check.port is None:
+            if svc.port is None:
+                raise ValueError(f"checks[{i}].port is required when the service has no port")
+            check.port, check.host = svc.port, svc.host
+    names = [c.name or c.type for c in checks]
+    for i, c in enumerate(checks):
+        if names.count(names[i]) > 1:
+            c.name = f"{names[i]}-{i}"
+    svc.checks = checks
+    return svc
+
+
+@cache
+def models() -> tuple[type[BaseModel], type[BaseModel]]:
+    """Build (ServiceConfig, ServicesFile) from what the registries hold now."""
+    # Sorted by name: the schema must not depend on the order modules happened to be imported.
+    check_classes = [c.config_model for _, c in sorted(health_checks.registry.items().items())]
+    step_classes = [s.config_model
+                    for _, s in sorted(recovery_strategies.registry.items().items())]
+    check_union = Annotated[Union[tuple(check_classes)], Field(discriminator="type")]  # noqa: UP007
+    step_union = Annotated[Union[tuple(step_classes)], Field(discriminator="strategy")]  # noqa: UP007
+
+    service_model = create_model(
+        "ServiceConfig",
+        __base__=_ServiceBase,
+        checks=(list[check_union], Field(default_factory=list,  # type: ignore[valid-type]
+                                         description="Checks beyond healthCheckPath.")),
+        ladder=(list[step_union], Field(default_factory=list,  # type: ignore[valid-type]
+                                        description="Recovery steps in order.")),
+        reconnect=(dict[str, Any] | None, Field(None, description="Options for the reconnect "
+                                                                  "step.")),
+        __validators__={
+            "_finish": model_validator(mode="after")(_finish_service),
+            "_steps": field_validator("ladder", mode="before")(_unexpanded_steps),
+        },
+    )
+
+    alerts_cls = alerts_model()
+
+    class ErrorMonitoring(_Model):
+        services: dict[str, service_model] = Field(default_factory=dict)  # type: ignore[valid-type]
+        recovery: RecoveryDefaults = Field(default_factory=RecoveryDefaults)
+        alerts: alerts_cls = Field(default_factory=alerts_cls,  # type: ignore[valid-type]
+                                   description="Slack, Discord and webhook alerts "
+                                               "(docs/alerts.md).")
+
+        @model_validator(mode="before")
+        @classmethod
+        def _ladders(cls, data: Any) -> Any:
+            if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+                return data
+            rec = data.get("recovery") if isinstance(data.get("recovery"), dict) else {}
+            default = rec.get("strategies", RecoveryDefaults().strategies)
+            if not isinstance(default, list):
+                return data
+            default = [s for s in default if isinstance(s, str)]
+            return {**data, "services": {name: _prepare_service(svc, default)
+                                         for name, svc in data["services"].items()}}
+
+        @field_validator("services")
+        @classmethod
+        def _names(cls, services: dict[str, Any]) -> dict[str, Any]:
+            for name in services:
+                if not SERVICE_NAME.match(name):
+                    raise ValueError(f"service name {name!r} must match {SERVICE_NAME.pattern}")
+            return services
+
+        @model_validator(mode="after")
+        def _dependencies(self) -> ErrorMonitoring:
+            graph = {n: list(s.depends_on) for n, s in self.services.items()}
+            for name, deps in graph.items():
+                for dep in deps:
+                    if dep not in graph:
+                        raise ValueError(f"services.{name}.dependsOn: unknown service {dep!r}")
+            cycle = _find_cycle(graph)
+            if cycle:
+                raise ValueError("dependsOn has a cycle: " + " -> ".join(cycle))
+            return self
+
+    class ServicesFile(_Model):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                                  title="soulfra-supervisor services.json")
+        schema_: str | None = Field(None, alias="$schema")
+        error_monitoring: ErrorMonitoring = Field(alias="errorMonitoring")
+
+    return service_model, ServicesFile
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if state.get(nxt) is None:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for n in graph:
+        if state.get(n) is None:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "too_short": "must have at least {min_length} item(s)",
+}
+
+
+def _path(loc: tuple[Any, ...], tags: set[str]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in tags and i > 0 and isinstance(loc[i - 1], int):
+            continue  # pydantic inserts the union tag after a list index; readers don't need it
+        elif part in ("function-after", "function-before"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    tags = (set(health_checks.registry.names()) | set(recovery_strategies.registry.names())
+            | set(channel_kinds()))
+    problems = []
+    for err in exc.errors():
+        template = _MESSAGES.get(err["type"])
+        ctx = {k: (f"{v:g}" if isinstance(v, float) else v)
+               for k, v in (err.get("ctx") or {}).items()}
+        if template:
+            msg = template.format(**ctx)
+        elif err["type"] == "union_tag_invalid":
+            msg = (f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} "
+                   f"{ctx.get('tag')!r}; known: {ctx.get('expected_tags')}")
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+        path = _path(tuple(err["loc"]), tags)
+        if msg.startswith("services.") and ": " in msg:  # a whole-file check naming its field
+            sub, msg = msg.split(": ", 1)
+            path = f"{path}.{sub}" if path else sub
+        problems.append(f"{path}: {msg}" if path else msg)
+    return problems
+
+
+def _anchor_paths(svc: Any, base_dir: Path) -> None:
+    """Relative paths of process specs are relative to the services.json that names them."""
+    specs = [svc.restart, *(s for s in svc.ladder if isinstance(s, ProcessSpec))]
+    for spec in specs:
+        if spec is None:
+            continue
+        spec.cwd = str(base_dir / spec.cwd) if spec.cwd else str(base_dir)
+        if spec.pid_file and not Path(spec.pid_file).is_absolute():
+            spec.pid_file = str(base_dir / spec.pid_file)
+
+
+def parse_config(data: Any, settings: Settings | None = None,
+                 source: str = "services.json", base_dir: Path | None = None) -> Any:
+    """Validate a decoded services.json and fill defaults from the environment."""
+    _, file_model = models()
+    try:
+        parsed = file_model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc), source) from None
+    settings = settings or Settings()
+    em = parsed.error_monitoring
+    if "max_attempts" not in em.recovery.model_fields_set:
+        em.recovery.max_attempts = settings.max_recovery_attempts
+    for svc in em.services.values():
+        if svc.interval is None:
+            svc.interval = settings.health_check_interval
+        _anchor_paths(svc, (base_dir or Path.cwd()).resolve())
+    return parsed
+
+
+def load_config(path: str | Path, settings: Settings | None = None) -> Any:
+    """Read and validate a services.json file; raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
+    return config_from_text(text, path, settings)
+
+
+def config_from_text(text: str, path: Path, settings: Settings | None = None) -> Any:
+    """Validate the text of a services.json read from `path` (which anchors relative paths)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"line {exc.lineno} column {exc.colno}: {exc.msg}"],
+                          str(path)) from None
+    return parse_config(data, settings, str(path), path.parent)
+
+
+def json_schema() -> dict[str, Any]:
+    _, file_model = models()
+    schema = file_model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

@@ -1,0 +1,1 @@
+"""The core of a failure's path: events, scheduling, state, incidents, the error taxonomy."""

@@ -1,0 +1,47 @@
+"""The whole platform's status in one word and the SPEC's health body, for the API and CLI."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from supervisor.core.state import ServiceState, State
+from supervisor.core.uptime import uptime_percent
+
+if TYPE_CHECKING:
+    from supervisor.daemon import Daemon
+
+
+def overall_status(states: list[ServiceState]) -> str:
+    """critical: a critical service (or most services) down; degraded: anything not healthy."""
+    counted = [s for s in states if s.state not in (State.UNKNOWN, State.MAINTENANCE)]
+    down = [s for s in counted if s.state.is_down]
+    if any(s.critical for s in down) or (counted and len(down) * 2 > len(counted)):
+        return "critical"
+    if down or any(s.state is State.DEGRADED for s in counted):
+        return "degraded"
+    return "healthy"
+
+
+async def health_payload(daemon: Daemon) -> dict[str, Any]:
+    states = list(daemon.tracker.services.values())
+    now = time.time()
+    window = daemon.settings.uptime_window_hours * 3600
+    transitions = await daemon.store.transitions(now - window)
+    uptime = uptime_percent(transitions, now - window, now, {s.name for s in states})
+    return {
+        "status": overall_status(states),
+        "services": {s.name: {"status": str(s.state),
+                              "responseTime": _ms(s.response_time_ms)} for s in states},
+        "recentErrors": await daemon.store.count_errors(now - 3600),
+        "autoRecoveries": await daemon.store.count_recoveries(now - window, "succeeded",
+                                                              requested_by="auto"),
+        "uptime": f"{uptime:.1f}%",
+        "checkedAt": round(now * 1000),
+        "daemonUptime": round(now - daemon.started_at),
+        "alertDelivery": daemon.alerts.delivery_status(),
+    }
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else round(value)

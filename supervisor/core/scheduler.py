@@ -1,0 +1,182 @@
+"""Runs every service's checks on its interval.
+
+One task per service, sleeping to a deadline from a random starting phase (so that many
+services do not fire together, and lateness does not accumulate). A global semaphore bounds
+the checks in flight; a check never overlaps itself; a hung check only ever holds its own slot
+until its timeout, so it never delays another service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from health_checks.base import CheckKind, CheckResult, HealthCheck
+from supervisor.core.events import EventBus
+from supervisor.core.redaction import redact, redact_text
+from supervisor.core.state import State, StateTracker
+
+# A gave_up service is still probed, at this multiple of its interval, to notice it healed.
+SLOW_PROBE_FACTOR = 4
+# Extra time a check gets beyond its own timeout before the scheduler cuts it off.
+OVERRUN_GRACE_S = 1.0
+FIRST_CHECK_WITHIN_S = 2.0
+# ...but no faster than this many first checks per second: 10,000 services starting within
+# 2 s made the loop too busy to read answers in time, and healthy services timed out.
+FIRST_ROUND_RATE = 300.0
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    interval_s: float
+    checks: list[HealthCheck]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_run: float = 0.0  # monotonic
+    runs: int = 0
+    loop_started: float = 0.0  # monotonic; when its scheduling loop began
+
+
+class Scheduler:
+    def __init__(self, tracker: StateTracker, bus: EventBus, max_concurrent: int) -> None:
+        self.tracker = tracker
+        self.bus = bus
+        self._sem = asyncio.Semaphore(max_concurrent)
+        self.services: dict[str, ServiceRuntime] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.last_tick = time.monotonic()  # progress marker for watchdogs
+        self.on_check: Callable[[str, CheckResult], None] | None = None
+
+    def add(self, runtime: ServiceRuntime, start: bool = True) -> None:
+        self.services[runtime.name] = runtime
+        if start:
+            self._start(runtime)
+
+    def start_all(self) -> None:
+        for name, runtime in self.services.items():
+            if name not in self._tasks:
+                self._start(runtime)
+
+    def _start(self, rt: ServiceRuntime) -> None:
+        rt.loop_started = time.monotonic()
+        self._tasks[rt.name] = asyncio.create_task(self._loop(rt), name=f"checks:{rt.name}")
+
+    async def remove(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        runtime = self.services.pop(name, None)
+        if runtime is not None:
+            for check in runtime.checks:
+                await check.close()
+
+    async def stop(self) -> None:
+        for name in list(self.services):
+            await self.remove(name)
+
+    async def pause(self) -> None:
+        """Stop the periodic loops but keep the services, so run_service still works
+        (a recovery finishing during shutdown verifies through it)."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def overdue(self, slack_s: float = 5.0, now: float | None = None) -> list[str]:
+        """Scheduled services whose loop died or has not finished a run when it should have:
+        a stalled scheduler, which the systemd watchdog must be allowed to notice."""
+        now = time.monotonic() if now is None else now
+        late = []
+        for name, task in self._tasks.items():
+            rt = self.services.get(name)
+            if rt is None:
+                continue
+            factor = SLOW_PROBE_FACTOR if self._state(name) is State.GAVE_UP else 1
+            timeout = max((c.config.timeout_s for c in rt.checks), default=0.0)
+            allowed = rt.interval_s * factor + timeout + OVERRUN_GRACE_S + slack_s
+            if task.done() or now - max(rt.last_run, rt.loop_started) > allowed:
+                late.append(name)
+        return late
+
+    async def _loop(self, rt: ServiceRuntime) -> None:
+        # The first check comes soon (a fresh daemon should know its services), the later
+        # ones on a random phase of the interval so that services spread out.
+        start = time.monotonic()
+        first_within = max(FIRST_CHECK_WITHIN_S, len(self.services) / FIRST_ROUND_RATE)
+        await asyncio.sleep(random.uniform(0, min(rt.interval_s, first_within)))
+        await self.run_service(rt.name)
+        next_at = start + random.uniform(0, rt.interval_s)
+        while next_at <= time.monotonic():
+            next_at += rt.interval_s
+        while True:
+            now = time.monotonic()
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+            factor = SLOW_PROBE_FACTOR if self._state(rt.name) is State.GAVE_UP else 1
+            next_at += rt.interval_s * factor
+            if next_at < time.monotonic():  # fell behind (a long check): skip, keep the phase
+                behind = time.monotonic() - next_at
+                next_at += (behind // rt.interval_s + 1) * rt.interval_s
+            await self.run_service(rt.name)
+
+    def _state(self, name: str) -> State | None:
+        st = self.tracker.services.get(name)
+        return st.state if st else None
+
+    async def run_service(self, name: str) -> list[CheckResult]:
+        """Run a service's checks now (waiting for a run in flight) and record the results."""
+        rt = self.services.get(name)
+        if rt is None:
+            return []
+        async with rt.lock:
+            results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
+            rt.last_run = self.last_tick = time.monotonic()
+            rt.runs += 1
+            self.tracker.record(name, list(results))
+            return list(results)
+
+    async def _run_check(self, rt: ServiceRuntime, check: HealthCheck) -> CheckResult:
+        async with self._sem:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(check.config.timeout_s + OVERRUN_GRACE_S):
+                    result = await check.run()
+            except TimeoutError:
+                result = check.result(CheckKind.STALLED, (time.perf_counter() - started) * 1000,
+                                      f"check {check.name} overran its timeout")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.opt(exception=exc).error("check {}/{} crashed", rt.name, check.name)
+                result = check.result(CheckKind.CHECK_ERROR, 0.0,
+                                      f"check {check.name} crashed: {exc!r}",
+                                      traceback=traceback.format_exc(limit=5))
+        # A result's message often quotes the URL it tried: mask secrets once, here, before
+        # the state, the bus, the store and the API ever hold it.
+        result.message = redact_text(result.message)
+        result.details = redact(result.details)
+        if self.on_check is not None:
+            self.on_check(rt.name, result)
+        return result
+
+
+def add_check_hook(scheduler: Scheduler, hook: Callable[[str, CheckResult], None]) -> None:
+    """Call `hook` with every check result, after any hook already installed."""
+    previous = scheduler.on_check
+    if previous is None:
+        scheduler.on_check = hook
+        return
+
+    def both(service: str, result: CheckResult) -> None:
+        previous(service, result)
+        hook(service, result)
+
+    scheduler.on_check = both

@@ -1,0 +1,1 @@
+"""The daemon watching itself and being watched: self-watch, metrics, status, logs."""

@@ -1,0 +1,1 @@
+"""Processes the daemon starts or adopts: start, stop, exit seen at once."""

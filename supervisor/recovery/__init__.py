@@ -1,0 +1,1 @@
+"""Recovery: the manager, its ladder of strategies, breaker, locks, resume after restart."""

@@ -1,0 +1,72 @@
+"""After a restart: services that were down resume their open incidents from the store.
+
+A service that was down (failing, recovering or given up on) when the daemon stopped is still
+down until a check says otherwise: it resumes under the same correlation id, so the incident,
+its error and its recovery time carry on instead of starting anew. It is checked at once; if it
+still fails, automatic recovery is asked for, and the recovery manager decides as it would
+have (its circuit breaker, backoff level and pauses are restored by RecoveryManager.load: a
+service given up on is skipped and given up on again, not restarted). An interrupted recovery
+is finished this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from supervisor.core.incidents import IncidentRecorder
+from supervisor.core.state import State, StateTracker
+from supervisor.store.database import Store
+
+if TYPE_CHECKING:
+    from supervisor.daemon import Daemon
+
+
+async def resume_states(store: Store, tracker: StateTracker,
+                        incidents: IncidentRecorder) -> list[str]:
+    """Restore what the store knows; returns the services to check and recover again."""
+    recheck: list[str] = []
+    for row in await store.transitions(time.time()):  # each service's last transition
+        st = tracker.services.get(row["service"])
+        if st is None or st.state is not State.UNKNOWN:  # a pause restored it already
+            continue
+        try:
+            state = State(row["state"])
+        except ValueError:
+            continue
+        corr = row["correlation_id"]
+        if state.is_down and corr:
+            errors = await store.errors_for_incident(corr)
+            st.state, st.since, st.correlation_id = State.FAILING, row["at"], corr
+            st.incident_started = errors[0]["created_at"] if errors else row["at"]
+            st.consecutive_failures = st.thresholds.errors
+            if errors:
+                incidents.resume(corr, errors[0]["id"])
+            recheck.append(st.name)
+            logger.bind(correlation_id=corr).info(
+                "{}: resuming its open incident (it was {} when the daemon stopped)",
+                st.name, state)
+    return recheck
+
+
+async def recheck(daemon: Daemon, name: str) -> None:
+    """Once a resumed service has been checked, recover it if it still fails."""
+    rt = daemon.scheduler.services.get(name)
+    if rt is None:
+        return
+    if daemon.settings.error_monitoring_enabled:
+        # Its first scheduled check (within 2 s) decides: an extra check here would shift the
+        # rhythm of its probes (a service given up on is probed slowly from then on).
+        while rt.runs == 0 and daemon.scheduler.services.get(name) is rt:
+            await asyncio.sleep(0.1)
+    else:
+        await daemon.scheduler.run_service(name)
+    st = daemon.tracker.services.get(name)
+    if st is not None and st.state is State.FAILING and daemon.recovery.auto_enabled:
+        try:
+            await daemon.recovery.request(name, "auto", requested_by="auto")
+        except Exception:
+            logger.exception("{}: cannot resume its recovery", name)
