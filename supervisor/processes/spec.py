@@ -6,11 +6,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ProcessSpec(BaseModel):
-    """How to start and stop a service's process: the service-level `restart` block, and the
-    restart_command strategy's config."""
+    """How to start and stop a service's process. Also the service-level `restart` block."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    # The restart block becomes a restart_command step of the ladder, so it takes a step's
+    # `attempts` too (the same field as StrategyConfig's).
+    attempts: int | None = Field(
+        default=None, ge=1, le=100,
+        description="Attempts of this step before the next one. Default: recovery.maxAttempts.",
+    )
     command: list[str] = Field(min_length=1, description="argv of the service's process.")
     shell: bool = Field(default=False, description="Run command[0] through /bin/sh -c.")
     cwd: str | None = None
