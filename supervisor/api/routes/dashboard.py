@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 NO_CACHE = {"Cache-Control": "no-cache"}  # an upgraded daemon serves its own page at once
 
 routes = web.RouteTableDef()
