@@ -25,6 +25,7 @@ from pydantic import (
 
 import health_checks
 import recovery_strategies
+from health_checks.base import CheckConfig
 from recovery_strategies.base import StrategyConfig
 from supervisor.alerts.config import alerts_model, channel_kinds
 from supervisor.clients.http import conflicting_credentials
@@ -74,7 +75,11 @@ class RecoveryDefaults(_Model):
                                            "between recoveries starts again from zero.")
 
 
-class _ServiceBase(_Model):
+class ServiceConfigBase(_Model):
+    """One service in services.json. `models()` subclasses it with `checks` and `ladder` as
+    unions over the registered check types and strategies; the fields below give the rest of
+    the daemon their static types."""
+
     description: str = ""
     enabled: bool = True
     base_url: str | None = Field(None, alias="baseUrl",
@@ -107,6 +112,10 @@ class _ServiceBase(_Model):
                                                     "its failures count. Default: "
                                                     "recovery.startupGrace.")
 
+    checks: list[CheckConfig] = Field(default_factory=list)
+    ladder: list[StrategyConfig] = Field(default_factory=list)
+    reconnect: dict[str, Any] | None = None
+
     @property
     def resolved_base_url(self) -> str | None:
         if self.base_url:
@@ -117,8 +126,7 @@ class _ServiceBase(_Model):
 
     @property
     def restart_steps(self) -> list[StrategyConfig]:
-        ladder: list[StrategyConfig] = getattr(self, "ladder", [])
-        return [s for s in ladder if getattr(s, "strategy", "") in RESTART_STRATEGIES]
+        return [s for s in self.ladder if getattr(s, "strategy", "") in RESTART_STRATEGIES]
 
 
 def _expand_step(alias: str, svc: dict[str, Any]) -> dict[str, Any] | None:
@@ -234,7 +242,7 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
 
     service_model = create_model(
         "ServiceConfig",
-        __base__=_ServiceBase,
+        __base__=ServiceConfigBase,
         checks=(list[check_union], Field(default_factory=list,  # type: ignore[valid-type]
                                          description="Checks beyond healthCheckPath.")),
         ladder=(list[step_union], Field(default_factory=list,  # type: ignore[valid-type]

@@ -21,6 +21,8 @@ class RecoveryLock(Protocol):
 
     async def release(self, service: str, holder: str) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 class LocalLock:
     def __init__(self) -> None:

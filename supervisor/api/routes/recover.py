@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import read_body
-from supervisor.recovery.manager import ACTIONS, RecoveryRefused, recovery_to_api
+from supervisor.recovery.plan import ACTIONS
+from supervisor.recovery.run import RecoveryRefused, recovery_to_api
 
 routes = web.RouteTableDef()
 

@@ -12,7 +12,7 @@ from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import read_body
 from supervisor.core.incidents import error_to_api
 from supervisor.core.redaction import redact
-from supervisor.recovery.manager import recovery_to_api
+from supervisor.recovery.run import recovery_to_api
 
 if TYPE_CHECKING:
     from supervisor.daemon import Daemon
