@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from loguru import logger
 import health_checks
 from health_checks.base import CheckKind, CheckResult, HealthCheck
 from supervisor.alerts.service import AlertService
-from supervisor.config.reload import ConfigReloader
+from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import load_config
 from supervisor.config.settings import Settings
@@ -36,6 +37,8 @@ from supervisor.systemd.notify import Notifier, status_line
 from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
 from supervisor.systemd.watchdog import Watchdog
 
+ApiFactory = Callable[["Daemon"], web.Application]
+
 # How long open API connections (event streams) get to finish when the daemon stops.
 API_SHUTDOWN_S = 2.0
 
@@ -46,7 +49,7 @@ def build_checks(name: str, svc: Any) -> list[HealthCheck]:
 
 class Daemon:
     def __init__(self, settings: Settings, config: Any | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, api: ApiFactory | None = None) -> None:
         check_bind(settings)
         if config is None:
             check_config_file(settings.config)
@@ -74,6 +77,7 @@ class Daemon:
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
+        self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
         self._stop = asyncio.Event()
@@ -113,7 +117,11 @@ class Daemon:
         await self.autostart()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
-        self.resumed_checks = [asyncio.create_task(recheck(self, name)) for name in to_check]
+        self.resumed_checks = [
+            asyncio.create_task(recheck(name, scheduler=self.scheduler, tracker=self.tracker,
+                                        recovery=self.recovery,
+                                        checks_scheduled=self.settings.error_monitoring_enabled))
+            for name in to_check]
         await self._start_api()
         self.notifier.ready(self.status_line())
         self.watchdog.start()
@@ -126,6 +134,25 @@ class Daemon:
             self.add_service(name, svc, start=False)
         self.recovery.configure(enabled, em.recovery)
         self.alerts.configure(em.alerts)
+
+    async def apply_config(self, config: Any, added: list[str], removed: list[str],
+                           changed: list[str]) -> None:
+        """A reloaded services.json: only added, removed and changed services are touched."""
+        new = enabled_services(config)
+        old_plans = dict(self.recovery.plans)
+        for name in removed + changed:
+            await self.scheduler.remove(name)
+        for name in removed:
+            self.tracker.remove(name)
+        self.config = config
+        for name in added + changed:
+            self.add_service(name, new[name], start=self.settings.error_monitoring_enabled)
+        self.recovery.configure(new, config.error_monitoring.recovery)
+        self.alerts.configure(config.error_monitoring.alerts)
+        for name in removed:
+            if name in self.recovery.active:  # let a recovery in flight finish with its plan
+                self.recovery.plans[name] = old_plans[name]
+        await self.autostart(added + changed)
 
     def add_service(self, name: str, svc: Any, start: bool) -> None:
         self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
@@ -158,16 +185,15 @@ class Daemon:
                     logger.error("cannot start {}: {}", name, exc)
 
     async def _start_api(self) -> None:
-        from supervisor.api import create_app
-
-        self._runner = web.AppRunner(create_app(self), access_log=None,
+        if self.api_factory is None:
+            return
+        self._runner = web.AppRunner(self.api_factory(self), access_log=None,
                                      handle_signals=False, shutdown_timeout=API_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server and server.sockets else \
-            self.settings.port
+        bound = self._runner.addresses
+        port = bound[0][1] if bound else self.settings.port
         self.api_url = f"http://{self.settings.host}:{port}"
 
     async def stop_api(self) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from health_checks.base import CheckResult, HealthCheck
+from supervisor.api.app import create_app
 from supervisor.config.settings import Settings
 from supervisor.daemon import Daemon
 from supervisor.systemd.notify import Notifier
@@ -199,4 +200,4 @@ def _in_process_daemon(tmp_path: Path, address: str) -> Daemon:
     settings = Settings(config=config, port=0, data_dir=tmp_path / "data",
                         config_poll_interval=0, shutdown_timeout=5)
     # Pings every 0.1 s: a 1.5 s block spans many of them.
-    return Daemon(settings, notifier=Notifier(address, watchdog_usec=200_000))
+    return Daemon(settings, notifier=Notifier(address, watchdog_usec=200_000), api=create_app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from supervisor.api import create_app
+from supervisor.api.app import create_app
 from supervisor.api.openapi import PATHS, app_routes, document, documented
 from supervisor.config.settings import Settings
 from supervisor.daemon import Daemon

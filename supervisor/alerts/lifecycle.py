@@ -18,19 +18,34 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from loguru import logger
 
 from health_checks.base import CheckKind, CheckResult
 from supervisor.alerts.message import Alert, human_ms
+from supervisor.alerts.outbox import Outbox
+from supervisor.alerts.silences import Silences
 from supervisor.core.events import Event
 from supervisor.core.redaction import redact, redact_text
-from supervisor.core.state import State
+from supervisor.core.state import State, StateTracker
 from supervisor.core.taxonomy import classify_result
 
-if TYPE_CHECKING:
-    from supervisor.alerts.service import AlertService
+
+class AlertRouting(Protocol):
+    """What the alerter needs of the alerting subsystem (alerts/service.AlertService)."""
+
+    config: Any
+    tracker: StateTracker
+    auto_recovery: bool
+    outbox: Outbox
+    silences: Silences
+
+    def route(self, alert: Alert) -> list[str]: ...
+
+    def wake(self, channels: list[str]) -> None: ...
+
+    def link(self, service: str, incident: str) -> str: ...
 
 CLOSE_WAIT_S = 10.0  # how long "recovered" waits for the recovery run to say what fixed it
 # skips that only postpone the repair (fireAfterMs still pages if it never comes)
@@ -64,7 +79,7 @@ class Incident:
 
 
 class Alerter:
-    def __init__(self, service: AlertService) -> None:
+    def __init__(self, service: AlertRouting) -> None:
         self.svc = service
         self.incidents: dict[str, Incident] = {}
         self._sent: dict[str, deque[float]] = {}  # service -> times of its recent messages

@@ -1,5 +1,4 @@
-"""The HTTP API (aiohttp): routes under /api/monitoring, JSON everywhere, errors included."""
+"""The HTTP API (aiohttp): routes under /api/monitoring, JSON everywhere, errors included.
 
-from supervisor.api.app import DAEMON, create_app
-
-__all__ = ["DAEMON", "create_app"]
+`app.create_app` builds it; `routes/` holds one module per resource; `context` is what they
+share."""

@@ -33,6 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from supervisor.api.app import create_app
     from supervisor.config.safety import UnsafeSetup
     from supervisor.daemon import Daemon
     from supervisor.observability.log import setup_logging
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
     try:
-        daemon = Daemon(settings)
+        daemon = Daemon(settings, api=create_app)
     except (ConfigError, UnsafeSetup) as exc:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | N
 
 async def call_hook(method: str, url: str, headers: dict[str, str],
                     body: dict[str, Any] | None, timeout_ms: float) -> tuple[int, str]:
-    """One HTTP call (the webhook strategy and reconnect_redis's hook): (status, text), or raises."""
+    """One HTTP call (the webhook strategy, reconnect_redis hooks): (status, text), or raises."""
     async with shared_session().request(
             method, url, json=body if method != "GET" else None, headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000)) as resp:

@@ -21,17 +21,33 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from loguru import logger
 
 from supervisor.config.safety import UnsafeSetup, check_config_file
 from supervisor.config.services import ConfigError, config_from_text
+from supervisor.config.settings import Settings
+from supervisor.core.events import EventBus
 from supervisor.core.incidents import error_row
 from supervisor.core.taxonomy import Category, Classification, Level, Severity
+from supervisor.store.database import Store
+from supervisor.systemd.notify import Notifier
 
-if TYPE_CHECKING:
-    from supervisor.daemon import Daemon
+
+class ReloadTarget(Protocol):
+    """What a reload needs of the daemon: the running config, and a way to apply a new one."""
+
+    settings: Settings
+    config: Any
+    notifier: Notifier
+    bus: EventBus
+    store: Store
+
+    def status_line(self) -> str: ...
+
+    async def apply_config(self, config: Any, added: list[str], removed: list[str],
+                           changed: list[str]) -> None: ...
 
 Signature = tuple[int, int, int, int] | None
 CONFIG_INVALID = Classification("config_invalid", Category.VALIDATION_FAILED, Level.SYSTEM,
@@ -88,7 +104,7 @@ def file_signature(path: Path) -> Signature:
 
 
 class ConfigReloader:
-    def __init__(self, daemon: Daemon, poll_interval_s: float = 1.0,
+    def __init__(self, daemon: ReloadTarget, poll_interval_s: float = 1.0,
                  settle_s: float = 0.3) -> None:
         self.daemon = daemon
         self.path = Path(daemon.settings.config)
@@ -206,7 +222,7 @@ class ConfigReloader:
                               removed=removed, changed=changed, unchanged=unchanged)
         if dry_run:
             return result
-        await self._apply(config, added, removed, changed)
+        await self.daemon.apply_config(config, added, removed, changed)
         self._applied_digest = digest
         self._rejected = None
         await self._resolve_rejections()
@@ -214,25 +230,6 @@ class ConfigReloader:
                     self.path, trigger, _names(added), _names(removed), _names(changed),
                     len(unchanged))
         return result
-
-    async def _apply(self, config: Any, added: list[str], removed: list[str],
-                     changed: list[str]) -> None:
-        d = self.daemon
-        new = enabled_services(config)
-        old_plans = dict(d.recovery.plans)
-        for name in removed + changed:
-            await d.scheduler.remove(name)
-        for name in removed:
-            d.tracker.remove(name)
-        d.config = config
-        for name in added + changed:
-            d.add_service(name, new[name], start=d.settings.error_monitoring_enabled)
-        d.recovery.configure(new, config.error_monitoring.recovery)
-        d.alerts.configure(config.error_monitoring.alerts)
-        for name in removed:
-            if name in d.recovery.active:  # let a recovery in flight finish with its plan
-                d.recovery.plans[name] = old_plans[name]
-        await d.autostart(added + changed)
 
     async def _reject(self, trigger: str, dry_run: bool, message: str, problems: list[str],
                       key: str) -> ReloadResult:

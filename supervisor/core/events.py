@@ -82,6 +82,10 @@ class EventBus:
         except RuntimeError:
             pass  # started by start() once a loop runs
 
+    def dropped(self) -> dict[str, int]:
+        """Events each slow subscriber had to drop (its queue was full), by subscriber."""
+        return {s.name: s.dropped for s in self._subs if s.dropped}
+
     async def start(self) -> None:
         for sub in self._subs:
             if sub.task is None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from supervisor.core.state import ServiceState, State
+from supervisor.core.state import ServiceState, State, StateTracker
 from supervisor.core.uptime import uptime_percent
-
-if TYPE_CHECKING:
-    from supervisor.daemon import Daemon
+from supervisor.store.database import Store
 
 
 def overall_status(states: list[ServiceState]) -> str:
@@ -23,23 +21,24 @@ def overall_status(states: list[ServiceState]) -> str:
     return "healthy"
 
 
-async def health_payload(daemon: Daemon) -> dict[str, Any]:
-    states = list(daemon.tracker.services.values())
+async def health_payload(tracker: StateTracker, store: Store, *, uptime_window_h: float,
+                         started_at: float, alert_delivery: str) -> dict[str, Any]:
+    states = list(tracker.services.values())
     now = time.time()
-    window = daemon.settings.uptime_window_hours * 3600
-    transitions = await daemon.store.transitions(now - window)
+    window = uptime_window_h * 3600
+    transitions = await store.transitions(now - window)
     uptime = uptime_percent(transitions, now - window, now, {s.name for s in states})
     return {
         "status": overall_status(states),
         "services": {s.name: {"status": str(s.state),
                               "responseTime": _ms(s.response_time_ms)} for s in states},
-        "recentErrors": await daemon.store.count_errors(now - 3600),
-        "autoRecoveries": await daemon.store.count_recoveries(now - window, "succeeded",
-                                                              requested_by="auto"),
+        "recentErrors": await store.count_errors(now - 3600),
+        "autoRecoveries": await store.count_recoveries(now - window, "succeeded",
+                                                       requested_by="auto"),
         "uptime": f"{uptime:.1f}%",
         "checkedAt": round(now * 1000),
-        "daemonUptime": round(now - daemon.started_at),
-        "alertDelivery": daemon.alerts.delivery_status(),
+        "daemonUptime": round(now - started_at),
+        "alertDelivery": alert_delivery,
     }
 
 

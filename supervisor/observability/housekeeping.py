@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
@@ -16,16 +16,33 @@ from supervisor.core.scheduler import OVERRUN_GRACE_S, SLOW_PROBE_FACTOR, add_ch
 from supervisor.observability.performance import CheckStats
 from supervisor.observability.reports import build_report, read_latest, write_report
 from supervisor.observability.selfwatch import SelfWatch
-from supervisor.observability.status import RequestStats, process_status
+from supervisor.observability.status import RequestStats, StatusBoard, process_status
 
 if TYPE_CHECKING:
-    from supervisor.daemon import Daemon
+    from supervisor.config.settings import Settings
+    from supervisor.core.events import EventBus
+    from supervisor.core.scheduler import Scheduler
+    from supervisor.core.state import StateTracker
+    from supervisor.store.database import Store
 
 DAY = 86400.0
 
 
+class MonitoredDaemon(Protocol):
+    """What housekeeping reads of the daemon."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus
+    scheduler: Scheduler
+    tracker: StateTracker
+    status: StatusBoard
+    started_at: float
+    api_url: str
+
+
 class Monitoring:
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: MonitoredDaemon) -> None:
         self.daemon = daemon
         s = daemon.settings
         self.requests = RequestStats()
@@ -142,7 +159,7 @@ class Monitoring:
         bus = self.daemon.bus
         return {"published": bus.recent[-1].id if bus.recent else 0,
                 "ringSize": bus.recent.maxlen,
-                "dropped": {s.name: s.dropped for s in bus._subs if s.dropped}}
+                "dropped": bus.dropped()}
 
 
 def _soon(seconds: float) -> Any:

@@ -22,7 +22,8 @@ from supervisor.core.state import State, StateTracker
 from supervisor.store.database import Store
 
 if TYPE_CHECKING:
-    from supervisor.daemon import Daemon
+    from supervisor.core.scheduler import Scheduler
+    from supervisor.recovery.manager import RecoveryManager
 
 
 async def resume_states(store: Store, tracker: StateTracker,
@@ -52,21 +53,22 @@ async def resume_states(store: Store, tracker: StateTracker,
     return recheck
 
 
-async def recheck(daemon: Daemon, name: str) -> None:
+async def recheck(name: str, *, scheduler: Scheduler, tracker: StateTracker,
+                  recovery: RecoveryManager, checks_scheduled: bool) -> None:
     """Once a resumed service has been checked, recover it if it still fails."""
-    rt = daemon.scheduler.services.get(name)
+    rt = scheduler.services.get(name)
     if rt is None:
         return
-    if daemon.settings.error_monitoring_enabled:
+    if checks_scheduled:
         # Its first scheduled check (within 2 s) decides: an extra check here would shift the
         # rhythm of its probes (a service given up on is probed slowly from then on).
-        while rt.runs == 0 and daemon.scheduler.services.get(name) is rt:
+        while rt.runs == 0 and scheduler.services.get(name) is rt:
             await asyncio.sleep(0.1)
     else:
-        await daemon.scheduler.run_service(name)
-    st = daemon.tracker.services.get(name)
-    if st is not None and st.state is State.FAILING and daemon.recovery.auto_enabled:
+        await scheduler.run_service(name)
+    st = tracker.services.get(name)
+    if st is not None and st.state is State.FAILING and recovery.auto_enabled:
         try:
-            await daemon.recovery.request(name, "auto", requested_by="auto")
+            await recovery.request(name, "auto", requested_by="auto")
         except Exception:
             logger.exception("{}: cannot resume its recovery", name)

@@ -14,21 +14,55 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from loguru import logger
 
 from supervisor.clients.http import close_shared_session
 
 if TYPE_CHECKING:
-    from supervisor.daemon import Daemon
+    from supervisor.alerts.service import AlertService
+    from supervisor.config.reload import ConfigReloader
+    from supervisor.core.events import EventBus
+    from supervisor.core.scheduler import Scheduler
+    from supervisor.observability.housekeeping import Monitoring
+    from supervisor.observability.metrics import Metrics
+    from supervisor.push.hub import PushHub
+    from supervisor.recovery.manager import RecoveryManager
+    from supervisor.store.database import Store
+    from supervisor.systemd.notify import Notifier
+    from supervisor.systemd.watchdog import Watchdog
 
 ShutdownHook = Callable[[], Awaitable[None]]
+
+
+class Stoppable(Protocol):
+    """The parts of the daemon that shutdown stops, in the order below."""
+
+    recovery: RecoveryManager
+    notifier: Notifier
+    resumed_checks: list[asyncio.Task[None]]
+    reloader: ConfigReloader
+    scheduler: Scheduler
+    push: PushHub
+    watchdog: Watchdog
+    metrics: Metrics
+    bus: EventBus
+    monitoring: Monitoring
+    alerts: AlertService
+    store: Store
+    shutdown_hooks: list[tuple[str, ShutdownHook]]
+
+    async def stop_api(self) -> None: ...
+
+    async def stop_processes(self) -> None: ...
+
+
 # Steps that write what is queued always get at least this long, even past the bound.
 FLUSH_MIN_S = 2.0
 
 
-async def graceful_shutdown(daemon: Daemon, bound_s: float, hurry: asyncio.Event) -> None:
+async def graceful_shutdown(daemon: Stoppable, bound_s: float, hurry: asyncio.Event) -> None:
     started = time.monotonic()
     deadline = started + bound_s
     # Most of the bound goes to recoveries in flight; the rest is kept for flushing.
@@ -81,7 +115,7 @@ async def graceful_shutdown(daemon: Daemon, bound_s: float, hurry: asyncio.Event
     logger.info("stopped in {:.1f} s", time.monotonic() - started)
 
 
-async def _recoveries_done(daemon: Daemon, hurry: asyncio.Event) -> None:
+async def _recoveries_done(daemon: Stoppable, hurry: asyncio.Event) -> None:
     """Wait until no recovery is in flight (each ends at a safe point), or until hurried."""
     while daemon.recovery.active and not hurry.is_set():
         await asyncio.sleep(0.05)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from supervisor.alerts.outbox import alert_to_api
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.api.params import BadParam, parse_int, parse_time
 
 routes = web.RouteTableDef()

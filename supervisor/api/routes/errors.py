@@ -11,7 +11,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.core.incidents import error_to_api
 from supervisor.core.redaction import redact_text

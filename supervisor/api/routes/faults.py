@@ -12,7 +12,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.api.params import read_body
 
 routes = web.RouteTableDef()

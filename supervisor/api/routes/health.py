@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.core.platform_health import health_payload
 
 routes = web.RouteTableDef()
@@ -12,5 +12,9 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/monitoring/health")
 async def health(request: web.Request) -> web.Response:
-    payload = await health_payload(request.app[DAEMON])
+    daemon = request.app[DAEMON]
+    payload = await health_payload(daemon.tracker, daemon.store,
+                                   uptime_window_h=daemon.settings.uptime_window_hours,
+                                   started_at=daemon.started_at,
+                                   alert_delivery=daemon.alerts.delivery_status())
     return web.json_response(payload, status=503 if payload["status"] == "critical" else 200)

@@ -10,7 +10,7 @@ import time
 
 from aiohttp import web
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.push.board import board
 from supervisor.push.payload import BadPayload, parse_heartbeat
 

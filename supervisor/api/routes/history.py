@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from health_checks.base import CheckResult
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.api.params import BadParam, parse_int
 from supervisor.core.scheduler import add_check_hook
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from loguru import logger
 from prometheus_client.exposition import choose_encoder
 
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 
 routes = web.RouteTableDef()
 

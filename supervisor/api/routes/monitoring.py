@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_duration, parse_int, parse_time
 from supervisor.core.redaction import redact
 from supervisor.observability.performance import recovery_performance

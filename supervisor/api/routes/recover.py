@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import read_body
 from supervisor.recovery.plan import ACTIONS
 from supervisor.recovery.run import RecoveryRefused, recovery_to_api

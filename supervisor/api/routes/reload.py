@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.api.params import read_body
 
 routes = web.RouteTableDef()

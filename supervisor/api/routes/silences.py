@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 
 from supervisor.alerts.silences import SilenceSpec, silence_to_api, to_timestamp
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import read_body
 
 routes = web.RouteTableDef()

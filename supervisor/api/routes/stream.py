@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from health_checks.base import CheckResult
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int
 from supervisor.core.events import Event, EventBus
 from supervisor.core.redaction import redact

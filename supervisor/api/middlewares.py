@@ -1,0 +1,44 @@
+"""Middlewares every request passes: errors leave as JSON, mutations need the API token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from loguru import logger
+
+from supervisor.api.context import DAEMON, json_error
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as JSON, whatever raised it."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return json_error(exc.status, exc.reason)
+    except Exception:
+        logger.exception("API handler failed: {} {}", request.method, request.path)
+        return json_error(500, "internal error; see the daemon's log")
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """State-changing requests need the bearer token when one is configured."""
+    token = request.app[DAEMON].settings.api_token
+    # An empty SOULFRA_API_TOKEN counts as none, as it does for the loopback rule.
+    expected = token.get_secret_value().strip().encode() if token is not None else b""
+    if expected and request.method not in ("GET", "HEAD", "OPTIONS"):
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
+            given = ""
+        # Takes the same time wherever the two differ.
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            return json_error(401, "missing or wrong API token",
+                              hint="send Authorization: Bearer <SOULFRA_API_TOKEN>")
+    return await handler(request)
