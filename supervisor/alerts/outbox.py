@@ -5,6 +5,7 @@ good). Everything runs in the store's one thread, so reads and writes never inte
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,31 +36,24 @@ class Outbox:
         """Store the alert and queue it for `channels`, sendable `delay` seconds from now."""
         data = redact(alert.to_dict())
 
-        def tx() -> None:
-            conn = self.store.conn
-            conn.execute("BEGIN")
-            try:
-                conn.execute(
-                    "INSERT INTO alerts (id, created_at, kind, service, severity, correlation_id,"
-                    " status, reason, channels, alert) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (alert.id, alert.at, alert.kind, alert.service, alert.severity,
-                     alert.correlation_id, status if channels or status != "queued"
-                     else "no_channel", reason, json.dumps(channels), json.dumps(data)))
-                for ch in channels:
-                    conn.execute("INSERT INTO alert_outbox (alert_id, channel, created_at, "
-                                 "next_at) VALUES (?,?,?,?)",
-                                 (alert.id, ch, alert.at, alert.at + delay))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        await self.store._run(tx)
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO alerts (id, created_at, kind, service, severity, correlation_id,"
+                " status, reason, channels, alert) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (alert.id, alert.at, alert.kind, alert.service, alert.severity,
+                 alert.correlation_id, status if channels or status != "queued"
+                 else "no_channel", reason, json.dumps(channels), json.dumps(data)))
+            for ch in channels:
+                conn.execute("INSERT INTO alert_outbox (alert_id, channel, created_at, "
+                             "next_at) VALUES (?,?,?,?)",
+                             (alert.id, ch, alert.at, alert.at + delay))
+        await self.store.transaction(tx)
 
     async def batch(self, channel: str, horizon: float, limit: int) -> list[Pending]:
         """The oldest rows of `channel`, in order, that are due by `horizon`; [] if the oldest
         is not due yet (later rows wait behind it, so an incident's messages keep order)."""
-        def q() -> list[Pending]:
-            rows = self.store.conn.execute(
+        def q(conn: sqlite3.Connection) -> list[Pending]:
+            rows = conn.execute(
                 "SELECT o.id, o.channel, o.created_at, o.next_at, o.attempts, a.alert "
                 "FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id "
                 "WHERE o.channel = ? ORDER BY o.id LIMIT ?", (channel, limit)).fetchall()
@@ -70,67 +64,60 @@ class Outbox:
                 out.append(Pending(r["id"], Alert.from_dict(json.loads(r["alert"])),
                                    r["channel"], r["created_at"], r["next_at"], r["attempts"]))
             return out
-        return await self.store._run(q)
+        return await self.store.run(q)
 
     async def head_due(self, channel: str) -> float | None:
         """When the oldest row of `channel` may be sent (None: nothing queued)."""
-        def q() -> float | None:
-            row = self.store.conn.execute("SELECT next_at FROM alert_outbox WHERE channel = ? "
+        def q(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute("SELECT next_at FROM alert_outbox WHERE channel = ? "
                                           "ORDER BY id LIMIT 1", (channel,)).fetchone()
             return None if row is None else float(row[0])
-        return await self.store._run(q)
+        return await self.store.run(q)
 
     async def settle(self, batch: list[Pending], answer: Answer, outcome: str,
                      next_at: float | None = None) -> None:
         """Record one delivery attempt of `batch`: delivered / failed (rows go) or retry."""
         now = time.time()
 
-        def tx() -> None:
-            conn = self.store.conn
-            conn.execute("BEGIN")
-            try:
-                for p in batch:
-                    conn.execute("INSERT INTO alert_deliveries (at, alert_id, channel, outcome, "
-                                 "http_status, detail, latency_ms) VALUES (?,?,?,?,?,?,?)",
-                                 (now, p.alert.id, p.channel, outcome, answer.status,
-                                  answer.describe()[:500], round(answer.latency_ms, 1)))
-                    if outcome == "retry":
-                        conn.execute("UPDATE alert_outbox SET attempts = attempts + 1, "
-                                     "next_at = ?, last_error = ? WHERE id = ?",
-                                     (next_at, answer.describe()[:500], p.row_id))
-                        continue
-                    conn.execute("DELETE FROM alert_outbox WHERE id = ?", (p.row_id,))
-                    left = conn.execute("SELECT COUNT(*) FROM alert_outbox WHERE alert_id = ?",
-                                        (p.alert.id,)).fetchone()[0]
-                    if left == 0:
-                        failed = conn.execute(
-                            "SELECT COUNT(*) FROM alert_deliveries WHERE alert_id = ? AND "
-                            "outcome = 'failed'", (p.alert.id,)).fetchone()[0]
-                        conn.execute("UPDATE alerts SET status = ? WHERE id = ?",
-                                     ("failed" if failed else "sent", p.alert.id))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        await self.store._run(tx)
+        def tx(conn: sqlite3.Connection) -> None:
+            for p in batch:
+                conn.execute("INSERT INTO alert_deliveries (at, alert_id, channel, outcome, "
+                             "http_status, detail, latency_ms) VALUES (?,?,?,?,?,?,?)",
+                             (now, p.alert.id, p.channel, outcome, answer.status,
+                              answer.describe()[:500], round(answer.latency_ms, 1)))
+                if outcome == "retry":
+                    conn.execute("UPDATE alert_outbox SET attempts = attempts + 1, "
+                                 "next_at = ?, last_error = ? WHERE id = ?",
+                                 (next_at, answer.describe()[:500], p.row_id))
+                    continue
+                conn.execute("DELETE FROM alert_outbox WHERE id = ?", (p.row_id,))
+                left = conn.execute("SELECT COUNT(*) FROM alert_outbox WHERE alert_id = ?",
+                                    (p.alert.id,)).fetchone()[0]
+                if left == 0:
+                    failed = conn.execute(
+                        "SELECT COUNT(*) FROM alert_deliveries WHERE alert_id = ? AND "
+                        "outcome = 'failed'", (p.alert.id,)).fetchone()[0]
+                    conn.execute("UPDATE alerts SET status = ? WHERE id = ?",
+                                 ("failed" if failed else "sent", p.alert.id))
+        await self.store.transaction(tx)
 
     # -- reading ----------------------------------------------------------------------------
     async def depth(self) -> dict[str, dict[str, Any]]:
         """Per channel: rows waiting, the oldest one's age, and its last error."""
-        def q() -> dict[str, dict[str, Any]]:
+        def q(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
             out: dict[str, dict[str, Any]] = {}
-            for r in self.store.conn.execute(
+            for r in conn.execute(
                     "SELECT channel, COUNT(*) AS n, MIN(created_at) AS oldest, "
                     "MAX(attempts) AS attempts FROM alert_outbox GROUP BY channel"):
                 out[r["channel"]] = {"depth": r["n"], "oldestAt": r["oldest"],
                                      "attempts": r["attempts"]}
             return out
-        return await self.store._run(q)
+        return await self.store.run(q)
 
     async def total(self) -> int:
-        def q() -> int:
-            return int(self.store.conn.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0])
-        return await self.store._run(q)
+        def q(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0])
+        return await self.store.run(q)
 
     async def incident_alerts(self, correlation_id: str) -> list[Alert]:
         """The alerts of one incident that went (or are going) to a channel, oldest first."""
@@ -144,7 +131,7 @@ class Outbox:
 
     async def list_alerts(self, since: float, limit: int = 100,
                           service: str | None = None) -> list[dict[str, Any]]:
-        def q() -> list[dict[str, Any]]:
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             sql = "SELECT * FROM alerts WHERE created_at >= ?"
             args: list[Any] = [since]
             if service:
@@ -152,13 +139,13 @@ class Outbox:
                 args.append(service)
             sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
             args.append(limit)
-            rows = [dict(r) for r in self.store.conn.execute(sql, args)]
+            rows = [dict(r) for r in conn.execute(sql, args)]
             for r in rows:
-                r["deliveries"] = [dict(d) for d in self.store.conn.execute(
+                r["deliveries"] = [dict(d) for d in conn.execute(
                     "SELECT at, channel, outcome, http_status, detail, latency_ms FROM "
                     "alert_deliveries WHERE alert_id = ? ORDER BY id", (r["id"],))]
             return rows
-        return await self.store._run(q)
+        return await self.store.run(q)
 
 
 def alert_to_api(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import secrets
+import sqlite3
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -133,13 +134,13 @@ class Silences:
         self.from_config = out
 
     async def load(self) -> None:
-        def q() -> list[dict[str, Any]]:
-            rows = self.store.conn.execute("SELECT * FROM silences WHERE deleted_at IS NULL "
-                                           "AND ends_at > ? ORDER BY created_at",
-                                           (time.time() - 7 * 86400,)).fetchall()
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT * FROM silences WHERE deleted_at IS NULL "
+                                "AND ends_at > ? ORDER BY created_at",
+                                (time.time() - 7 * 86400,)).fetchall()
             return [{**dict(r), "matchers": json.loads(r["matchers"]), "source": "api"}
                     for r in rows]
-        self.from_api = await self.store._run(q)
+        self.from_api = await self.store.run(q)
 
     def match(self, alert: Alert, now: float | None = None) -> dict[str, Any] | None:
         now = time.time() if now is None else now
@@ -158,21 +159,21 @@ class Silences:
                "matchers": spec.matchers.model_dump(exclude_none=True),
                "author": spec.author, "comment": spec.comment}
 
-        def ins() -> None:
-            self.store.conn.execute(
+        def ins(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO silences (id, created_at, starts_at, ends_at, matchers, author, "
                 "comment) VALUES (?,?,?,?,?,?,?)",
                 (row["id"], now, row["starts_at"], row["ends_at"], json.dumps(row["matchers"]),
                  row["author"], row["comment"]))
-        await self.store._run(ins)
+        await self.store.run(ins)
         await self.load()
         return {**row, "source": "api"}
 
     async def delete(self, silence_id: str) -> bool:
-        def upd() -> int:
-            cur = self.store.conn.execute("UPDATE silences SET deleted_at = ? WHERE id = ? AND "
-                                          "deleted_at IS NULL", (time.time(), silence_id))
+        def upd(conn: sqlite3.Connection) -> int:
+            cur = conn.execute("UPDATE silences SET deleted_at = ? WHERE id = ? AND "
+                               "deleted_at IS NULL", (time.time(), silence_id))
             return int(cur.rowcount)
-        changed = await self.store._run(upd)
+        changed = await self.store.run(upd)
         await self.load()
         return changed > 0

@@ -8,6 +8,7 @@ flap protection or lift a maintenance pause.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,8 +39,8 @@ class RecoveryStateStore:
         self.store = store
 
     async def load(self) -> dict[str, ServiceRecord]:
-        def q() -> dict[str, ServiceRecord]:
-            rows = self.store.conn.execute("SELECT * FROM recovery_state").fetchall()
+        def q(conn: sqlite3.Connection) -> dict[str, ServiceRecord]:
+            rows = conn.execute("SELECT * FROM recovery_state").fetchall()
             out = {}
             for r in rows:
                 out[r["service"]] = ServiceRecord(
@@ -49,7 +50,7 @@ class RecoveryStateStore:
                     healthy_since=r["healthy_since"],
                     paused=json.loads(r["paused"]) if r["paused"] else None)
             return out
-        return await self.store._run(q)
+        return await self.store.run(q)
 
     async def save(self, record: ServiceRecord) -> None:
         row = asdict(record)
@@ -60,8 +61,8 @@ class RecoveryStateStore:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
 
-        def q() -> None:
-            self.store.conn.execute(
+        def q(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 f"INSERT OR REPLACE INTO recovery_state ({cols}) VALUES ({marks})",
                 list(row.values()))
-        await self.store._run(q)
+        await self.store.run(q)
