@@ -121,8 +121,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     checks_during = sum(1 for times in runs.values() for t in times
                         if storm_start_mark <= t <= storm_end_mark)
     lag = daemon.monitoring.selfwatch.to_dict()["eventLoop"]
-    groups = await daemon.store._run(
-        lambda: daemon.store.conn.execute("SELECT COUNT(*) FROM error_groups").fetchone()[0])
+    groups = await daemon.store.run(
+        lambda conn: conn.execute("SELECT COUNT(*) FROM error_groups").fetchone()[0])
     sampler.stop.set()
     rss_after = psutil.Process().memory_info().rss
     await daemon.shutdown()

@@ -35,8 +35,8 @@ async def _prefill(db: Path, rows: list[dict[str, Any]],
         store.submit_error(r)
     await store.flush()
     if hourly:
-        store.conn.executemany("INSERT OR REPLACE INTO error_hourly VALUES (?, ?, ?, ?, ?)",
-                               hourly)
+        await store.transaction(lambda conn: conn.executemany(
+            "INSERT OR REPLACE INTO error_hourly VALUES (?, ?, ?, ?, ?)", hourly))
     await store.close()
 
 
