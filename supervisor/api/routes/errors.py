@@ -16,7 +16,8 @@ from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.core.incidents import error_to_api
 from supervisor.core.redaction import redact_text
 from supervisor.core.taxonomy import Category, Level, Severity
-from supervisor.store.database import STATUSES, Store
+from supervisor.store.database import Store
+from supervisor.store.errors import STATUSES
 
 routes = web.RouteTableDef()
 
