@@ -5,57 +5,28 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supervisor.clients.http import HttpClient
+from supervisor.core.check_result import CheckKind, CheckResult
+from supervisor.push.board import HeartbeatBoard
 
-class CheckKind(StrEnum):
-    """What a check found. Every failed result names one of these."""
-
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"  # answered correctly, but slowly
-    REFUSED = "refused"  # nothing listening / process gone
-    STALLED = "stalled"  # no answer within the timeout
-    UNHEALTHY = "unhealthy"  # answered, but wrong
-    CONTRACT_VIOLATION = "contract_violation"
-    CONNECTION_LOST = "connection_lost"
-    RESOURCE_PRESSURE = "resource_pressure"
-    MISSING_HEARTBEAT = "missing_heartbeat"
-    NO_PROGRESS = "no_progress"
-    PROCESS_EXITED = "process_exited"
-    CHECK_ERROR = "check_error"  # the check itself crashed: our bug, not the service's
-
-    @property
-    def is_up(self) -> bool:
-        return self in (CheckKind.HEALTHY, CheckKind.DEGRADED)
+__all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck", "compile_regex",
+           "elapsed_ms"]
 
 
-@dataclass(slots=True)
-class CheckResult:
-    kind: CheckKind
-    latency_ms: float = 0.0
-    message: str = ""
-    check: str = ""  # the check's name within its service
-    check_type: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
+@dataclass
+class CheckEnv:
+    """What the daemon shares with its checks: one HTTP client and one heartbeat board per
+    daemon (never process-wide). A check made without one gets its own."""
 
-    @property
-    def ok(self) -> bool:
-        return self.kind.is_up
+    http: HttpClient = field(default_factory=HttpClient)
+    heartbeats: HeartbeatBoard = field(default_factory=HeartbeatBoard)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "type": self.check_type,
-            "kind": str(self.kind),
-            "ok": self.ok,
-            "latencyMs": round(self.latency_ms, 1),
-            "message": self.message,
-            "details": self.details,
-        }
+    async def close(self) -> None:
+        await self.http.close()
 
 
 class CheckConfig(BaseModel):
@@ -85,16 +56,20 @@ class HealthCheck:
     type_name: ClassVar[str]
     config_model: ClassVar[type[CheckConfig]]
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
         self.config = config
         self.service = service
         self.name = config.name or self.type_name
+        self._own_env = env is None
+        self.env = env if env is not None else CheckEnv()
 
     async def run(self) -> CheckResult:  # pragma: no cover - interface
         raise NotImplementedError
 
     async def close(self) -> None:
-        """Release connections a check keeps between runs."""
+        """Release connections a check keeps between runs (subclasses call this too)."""
+        if self._own_env:
+            await self.env.close()
 
     def result(self, kind: CheckKind, latency_ms: float = 0.0, message: str = "",
                **details: Any) -> CheckResult:

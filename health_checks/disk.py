@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckEnv, CheckKind, CheckResult, HealthCheck
 
 MIN_SAMPLES = 3
 MIN_SPAN_SHARE = 0.1  # a forecast needs samples over at least this share of its window
@@ -40,8 +40,8 @@ class DiskCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = DiskCheckConfig
     config: DiskCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self.samples: deque[tuple[float, int]] = deque(maxlen=10_000)  # (monotonic, used)
 
     async def run(self) -> CheckResult:

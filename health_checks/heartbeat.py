@@ -15,9 +15,9 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckResult, HealthCheck
+from health_checks.base import CheckConfig, CheckEnv, CheckResult, HealthCheck
 from supervisor.clients.mqtt import parse_broker
-from supervisor.push.board import Expectation, board
+from supervisor.push.board import Expectation
 
 
 class HeartbeatCheckConfig(CheckConfig):
@@ -56,26 +56,27 @@ class HeartbeatCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = HeartbeatCheckConfig
     config: HeartbeatCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self._armed_at = time.monotonic()
         self._register()
 
     def _register(self) -> None:
         cfg = self.config
-        board.expect(self.service, Expectation(
+        self.env.heartbeats.expect(self.service, Expectation(
             check=self.name, period_s=cfg.period / 1000, grace_s=cfg.grace_ms / 1000,
             max_runtime_s=cfg.max_runtime / 1000 if cfg.max_runtime else None,
             broker=cfg.broker, topic=cfg.topic, will_topic=cfg.will_topic,
             offline_payload=cfg.offline_payload, armed_at=self._armed_at, owner=self))
 
     async def run(self) -> CheckResult:
-        if self.service not in board.expected:
+        if self.service not in self.env.heartbeats.expected:
             # close() withdrew it (a reconnect step closes every check of a service) and the
             # scheduler runs this check again: watch again, from the same starting point.
             self._register()
-        board.ensure_armed(self.service)
-        return board.evaluate(self.service)
+        self.env.heartbeats.ensure_armed(self.service)
+        return self.env.heartbeats.evaluate(self.service)
 
     async def close(self) -> None:
-        board.forget(self.service, self)
+        self.env.heartbeats.forget(self.service, self)
+        await super().close()

@@ -25,13 +25,14 @@ from health_checks._jsonpath import MISSING, lookup, parse
 from health_checks._shape import describe, drift, shape
 from health_checks.base import (
     CheckConfig,
+    CheckEnv,
     CheckKind,
     CheckResult,
     HealthCheck,
     compile_regex,
     elapsed_ms,
 )
-from supervisor.clients.http import conflicting_credentials, shared_session
+from supervisor.clients.http import conflicting_credentials
 
 MAX_BODY = 1024 * 1024
 
@@ -165,8 +166,8 @@ class HttpCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = HttpCheckConfig
     config: HttpCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         cfg = self.config
         self._validator = (jsonschema.validators.validator_for(cfg.json_schema)(cfg.json_schema)
                            if cfg.json_schema is not None else None)
@@ -186,7 +187,7 @@ class HttpCheck(HealthCheck):
         started = time.perf_counter()
         try:
             async with asyncio.timeout(cfg.timeout_s):
-                session = shared_session()
+                session = self.env.http.session()
                 async with session.request(cfg.method, cfg.url, headers=cfg.headers,
                                            allow_redirects=False, ssl=self._ssl) as resp:
                     body = await resp.content.read(MAX_BODY)

@@ -16,7 +16,14 @@ import aiomqtt
 from pydantic import Field, field_validator
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from health_checks.base import (
+    CheckConfig,
+    CheckEnv,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    elapsed_ms,
+)
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.redaction import redact_text
 
@@ -40,8 +47,8 @@ class MqttCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = MqttCheckConfig
     config: MqttCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self.topic = f"{self.config.topic_prefix}/{service}/{secrets.token_hex(4)}"
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: aiomqtt.Client | None = None
@@ -133,7 +140,7 @@ class MqttCheck(HealthCheck):
 
     async def close(self) -> None:
         await self._disconnect()
-
+        await super().close()
 
 def _retrieve(fut: asyncio.Future[None]) -> None:
     if not fut.cancelled():

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from health_checks import registry
 from health_checks.base import (
     CheckConfig,
+    CheckEnv,
     CheckKind,
     CheckResult,
     HealthCheck,
@@ -71,8 +72,8 @@ class ProcessCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = ProcessCheckConfig
     config: ProcessCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self._proc: psutil.Process | None = None  # kept: cpu_percent measures between calls
         self.rss: deque[tuple[float, int]] = deque(maxlen=10_000)
 

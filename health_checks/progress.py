@@ -17,8 +17,14 @@ from pydantic import Field, field_validator, model_validator
 
 from health_checks import registry
 from health_checks._jsonpath import MISSING, lookup, parse
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
-from supervisor.clients.http import shared_session
+from health_checks.base import (
+    CheckConfig,
+    CheckEnv,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    elapsed_ms,
+)
 from supervisor.clients.redis_link import (
     RedisConnectionError,
     RedisError,
@@ -26,7 +32,6 @@ from supervisor.clients.redis_link import (
     RedisTimeoutError,
     number_at,
 )
-from supervisor.push.board import board
 
 
 class ProgressCheckConfig(CheckConfig):
@@ -76,8 +81,8 @@ class ProgressCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = ProgressCheckConfig
     config: ProgressCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self._last: float | None = None
         self._last_advance = time.monotonic()
         self._link = RedisLink(self.config.redis_url, self.config.timeout_s,
@@ -129,7 +134,7 @@ class ProgressCheck(HealthCheck):
     async def _read(self) -> tuple[float | None, float | None]:
         cfg = self.config
         if cfg.heartbeat_field:
-            signs = board.signs.get(self.service)
+            signs = self.env.heartbeats.signs.get(self.service)
             counters = signs.counters if signs else {}
             pending = counters.get(cfg.pending_field) if cfg.pending_field else None
             return counters.get(cfg.heartbeat_field), pending
@@ -147,7 +152,7 @@ class ProgressCheck(HealthCheck):
             return value, (pending or 0.0) if cfg.pending_key else None
         assert cfg.url is not None and cfg.path is not None
         try:
-            async with shared_session().get(cfg.url, allow_redirects=False) as resp:
+            async with self.env.http.session().get(cfg.url, allow_redirects=False) as resp:
                 body = await resp.read()
                 status = resp.status
         except aiohttp.ClientConnectorError as exc:
@@ -167,6 +172,7 @@ class ProgressCheck(HealthCheck):
     async def close(self) -> None:
         if self._link is not None:
             await self._link.drop()
+        await super().close()
 
 
 class _Unreadable(Exception):

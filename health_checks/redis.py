@@ -13,7 +13,14 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from health_checks.base import (
+    CheckConfig,
+    CheckEnv,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    elapsed_ms,
+)
 from supervisor.clients.redis_link import (
     RedisConnectionError,
     RedisError,
@@ -44,8 +51,8 @@ class RedisCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = RedisCheckConfig
     config: RedisCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self.link = RedisLink(self.config.url, self.config.timeout_s,
                               client_name=f"soulfra-check-{service}"[:60])
 
@@ -86,3 +93,4 @@ class RedisCheck(HealthCheck):
 
     async def close(self) -> None:
         await self.link.drop()
+        await super().close()

@@ -14,7 +14,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from health_checks import registry
-from health_checks.base import CheckConfig, CheckKind, CheckResult, HealthCheck, elapsed_ms
+from health_checks.base import (
+    CheckConfig,
+    CheckEnv,
+    CheckKind,
+    CheckResult,
+    HealthCheck,
+    elapsed_ms,
+)
 
 
 class SqliteCheckConfig(CheckConfig):
@@ -34,8 +41,8 @@ class SqliteCheck(HealthCheck):
     config_model: ClassVar[type[CheckConfig]] = SqliteCheckConfig
     config: SqliteCheckConfig
 
-    def __init__(self, config: CheckConfig, service: str) -> None:
-        super().__init__(config, service)
+    def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
+        super().__init__(config, service, env)
         self._last_quick: dict[str, float] = {}  # file → monotonic time of its last quick_check
 
     async def run(self) -> CheckResult:

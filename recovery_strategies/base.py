@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from supervisor.clients.http import HttpClient
     from supervisor.clients.redis import RedisConnections
     from supervisor.processes.manager import ProcessManager
     from supervisor.processes.spec import ProcessSpec
@@ -30,6 +31,8 @@ class RecoveryContext:
     service: str
     correlation_id: str
     processes: ProcessManager
+    # The daemon's HTTP client (webhooks and repair hooks).
+    http: HttpClient
     attempt: int = 1
     dry_run: bool = False
     data_dir: str = "."

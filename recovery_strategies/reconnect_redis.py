@@ -71,7 +71,7 @@ class ReconnectRedis(RecoveryStrategy):
                 lines.append(f"PING {redact_text(c.url)}: PONG")
         if c.hook_url:
             try:
-                status, text = await call_hook(c.hook_method, c.hook_url, {},
+                status, text = await call_hook(ctx.http, c.hook_method, c.hook_url, {},
                                                {"service": self.service,
                                                 "correlationId": ctx.correlation_id},
                                                c.timeout)

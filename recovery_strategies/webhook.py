@@ -47,7 +47,7 @@ class Webhook(RecoveryStrategy):
             "service": self.service, "correlationId": ctx.correlation_id,
             "attempt": ctx.attempt}
         try:
-            status, text = await call_hook(self.config.method, self.config.url,
+            status, text = await call_hook(ctx.http, self.config.method, self.config.url,
                                            self.config.headers, body, self.config.timeout)
         except TimeoutError:
             return Outcome(False, f"{self.plan()} timed out after {self.config.timeout:g} ms")

@@ -13,12 +13,14 @@ from aiohttp import web
 from loguru import logger
 
 import health_checks
-from health_checks.base import CheckKind, CheckResult, HealthCheck
+from health_checks.base import CheckEnv, HealthCheck
 from supervisor.alerts.service import AlertService
+from supervisor.clients.http import HttpClient
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
-from supervisor.config.services import load_config
+from supervisor.config.services import ServiceConfigBase, load_config
 from supervisor.config.settings import Settings
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime
@@ -27,7 +29,7 @@ from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
 from supervisor.observability.status import StatusBoard
 from supervisor.processes.manager import ProcessManager
-from supervisor.push.board import board as heartbeat_board
+from supervisor.push.board import HeartbeatBoard
 from supervisor.push.hub import PushHub
 from supervisor.recovery.locks import RedisLease
 from supervisor.recovery.manager import RecoveryManager
@@ -43,8 +45,8 @@ ApiFactory = Callable[["Daemon"], web.Application]
 API_SHUTDOWN_S = 2.0
 
 
-def build_checks(name: str, svc: Any) -> list[HealthCheck]:
-    return [health_checks.registry.get(c.type)(c, name) for c in svc.checks]
+def build_checks(name: str, svc: ServiceConfigBase, env: CheckEnv) -> list[HealthCheck]:
+    return [health_checks.registry.get(c.type)(c, name, env) for c in svc.checks]
 
 
 class Daemon:
@@ -58,6 +60,9 @@ class Daemon:
         self.data_dir = Path(settings.data_dir)
         self.started_at = time.time()
         self.bus = EventBus()
+        # Shared by every check, channel and strategy of this daemon, and closed with it.
+        self.http = HttpClient()
+        self.check_env = CheckEnv(http=self.http, heartbeats=HeartbeatBoard())
         self.tracker = StateTracker(self.bus)
         self.store = Store(self.data_dir / "supervisor.db", settings.store_max_pending)
         self.processes = ProcessManager(self.data_dir / "logs", self._process_exited)
@@ -65,16 +70,16 @@ class Daemon:
         self.recovery = RecoveryManager(
             bus=self.bus, tracker=self.tracker, scheduler=self.scheduler, store=self.store,
             processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
-            data_dir=str(self.data_dir),
+            data_dir=str(self.data_dir), http=self.http,
             lock=RedisLease(settings.lock_redis_url.get_secret_value())
             if settings.lock_redis_url else None)
         self.incidents = IncidentRecorder(self.store, self.tracker)
         self.metrics = Metrics(self.bus, self.tracker)
-        self.push = PushHub(heartbeat_board, self.tracker.signal_failure, self._signs_of_life)
+        self.push = PushHub(self.check_env.heartbeats, self.tracker.signal_failure, self._signs_of_life)
         # GET /api/monitoring/status: every part adds its own section with status.register()
         self.status = StatusBoard()
         self.monitoring = Monitoring(self)
-        self.alerts = AlertService(self.store, self.bus, self.tracker, settings,
+        self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
@@ -154,11 +159,11 @@ class Daemon:
                 self.recovery.plans[name] = old_plans[name]
         await self.autostart(added + changed)
 
-    def add_service(self, name: str, svc: Any, start: bool) -> None:
+    def add_service(self, name: str, svc: ServiceConfigBase, start: bool) -> None:
         self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
                          svc.critical)
         self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
-                                          build_checks(name, svc)), start=start)
+                                          build_checks(name, svc, self.check_env)), start=start)
 
     def status_line(self) -> str:
         return status_line(self.tracker.services.values(), f"API {self.api_url}")

@@ -7,8 +7,17 @@ from typing import Any
 import psutil
 import pytest
 
+from health_checks.base import CheckEnv
 from tests.helpers import DaemonProcess, kill_tree
 from tests.servers import MosquittoServer, RedisServer
+
+
+@pytest.fixture
+async def check_env() -> Any:
+    """What a daemon shares with its checks (HTTP client, heartbeat board), closed after."""
+    env = CheckEnv()
+    yield env
+    await env.close()
 
 
 @pytest.fixture

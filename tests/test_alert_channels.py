@@ -20,7 +20,7 @@ from supervisor.alerts.config import DeliveryPolicy, infer_kind
 from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
-from supervisor.clients.http import close_shared_session
+from supervisor.clients.http import HttpClient
 from supervisor.store.database import Store
 from tests.alert_receiver import Receiver, discord_problems, slack_problems
 from tests.helpers import wait_for
@@ -33,11 +33,12 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-@pytest.fixture(autouse=True)
-async def fresh_session() -> Any:
-    """The daemon's shared HTTP session belongs to one event loop; each test has its own."""
-    yield
-    await close_shared_session()
+@pytest.fixture
+async def http() -> Any:
+    """The HTTP client a daemon would hand its channels; each test has its own."""
+    client = HttpClient()
+    yield client
+    await client.close()
 
 
 @pytest.fixture
@@ -48,9 +49,12 @@ async def store(tmp_path: Path) -> Any:
     await s.close()
 
 
-def channel(kind: str, url: str, **extra: Any) -> Channel:
-    cls = registry.get(kind)
-    return cls(cls.config_model.model_validate({"type": kind, "url": url, **extra}))
+@pytest.fixture
+def channel(http: HttpClient) -> Any:
+    def build(kind: str, url: str, **extra: Any) -> Channel:
+        cls = registry.get(kind)
+        return cls(cls.config_model.model_validate({"type": kind, "url": url, **extra}), http)
+    return build
 
 
 def big_alert(i: int = 0, kind: str = "firing", incident: str = "inc_big") -> Alert:

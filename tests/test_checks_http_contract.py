@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.clients.http import close_shared_session
 from tests.faults import report
 
 SCHEMA = {
@@ -27,15 +26,12 @@ SCHEMA = {
 }
 
 
-def make(**cfg):
-    cls = health_checks.registry.get("http")
-    return cls(cls.config_model.model_validate({"type": "http", **cfg}), "api")
-
-
-@pytest.fixture(autouse=True)
-async def _close_session():
-    yield
-    await close_shared_session()
+@pytest.fixture
+def make(check_env):
+    def build(**cfg):
+        cls = health_checks.registry.get("http")
+        return cls(cls.config_model.model_validate({"type": "http", **cfg}), "api", check_env)
+    return build
 
 
 async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None):
@@ -47,7 +43,7 @@ async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
     return runner, port
 
 
-async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation():
+async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation(make):
     body = {"status": "ok", "queue": {"depth": 3}, "version": "1.2"}
 
     async def health(_: web.Request) -> web.Response:
@@ -101,7 +97,7 @@ def _cert(tmp: Path, days: int) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_certificate_close_to_expiry_is_degraded(tmp_path):
+async def test_tls_certificate_close_to_expiry_is_degraded(tmp_path, make):
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 

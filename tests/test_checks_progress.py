@@ -13,26 +13,22 @@ import redis
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.clients.http import close_shared_session
-from supervisor.push.board import board
 from tests.faults import report, time_until
 from tests.helpers import free_port, http, kill_tree, wait_for
 
 WORKER = Path(__file__).with_name("progress_worker.py")
 
 
-def make(service: str = "worker", **cfg):
-    cls = health_checks.registry.get("progress")
-    return cls(cls.config_model.model_validate({"type": "progress", **cfg}), service)
+@pytest.fixture
+def make(check_env):
+    def build(service: str = "worker", **cfg):
+        cls = health_checks.registry.get("progress")
+        return cls(cls.config_model.model_validate({"type": "progress", **cfg}), service,
+                   check_env)
+    return build
 
 
-@pytest.fixture(autouse=True)
-async def _close_session():
-    yield
-    await close_shared_session()
-
-
-async def test_a_jammed_worker_is_no_progress_while_health_is_fine():
+async def test_a_jammed_worker_is_no_progress_while_health_is_fine(make, check_env):
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(WORKER), "--port", str(port)])
     base = f"http://127.0.0.1:{port}"
@@ -52,14 +48,14 @@ async def test_a_jammed_worker_is_no_progress_while_health_is_fine():
         assert 0.9 < took < 3
         health = await health_checks.registry.get("http")(
             health_checks.registry.get("http").config_model.model_validate(
-                {"type": "http", "url": base + "/health"}), "worker").run()
+                {"type": "http", "url": base + "/health"}), "worker", check_env).run()
         assert health.kind is CheckKind.HEALTHY, "its health check still passes"
     finally:
         kill_tree(proc.pid)
         proc.wait()
 
 
-async def test_queue_in_redis_must_drain_and_idle_is_fine(redis_server):
+async def test_queue_in_redis_must_drain_and_idle_is_fine(redis_server, make):
     admin = redis.Redis.from_url(redis_server.url)
     check = make(redisUrl=redis_server.url, pendingKey="jobs", expect="decrease",
                  window=800, timeout=1000)
@@ -82,8 +78,8 @@ async def test_queue_in_redis_must_drain_and_idle_is_fine(redis_server):
         await check.close()
 
 
-async def test_heartbeat_counters_and_bad_config():
-    board.signs.pop("hb", None)
+async def test_heartbeat_counters_and_bad_config(check_env, make):
+    board = check_env.heartbeats
     check = make("hb", heartbeatField="done", pendingField="todo", window=500)
     assert (await check.run()).message == "no value yet"
     board.beat("hb", {"done": 1, "todo": 3})
@@ -91,7 +87,6 @@ async def test_heartbeat_counters_and_bad_config():
     took, r = await time_until(check, CheckKind.NO_PROGRESS, interval=0.1)
     board.beat("hb", {"done": 1, "todo": 0})
     assert (await check.run()).kind is CheckKind.HEALTHY, "nothing waiting: idle is fine"
-    board.signs.pop("hb", None)
     from pydantic import ValidationError
     cls = health_checks.registry.get("progress").config_model
     with pytest.raises(ValidationError, match="exactly one source"):
@@ -100,12 +95,12 @@ async def test_heartbeat_counters_and_bad_config():
         cls.model_validate({"type": "progress", "url": "http://x/", "path": "a..[b"})
 
 
-async def test_heartbeat_check_watches_again_after_close():
+async def test_heartbeat_check_watches_again_after_close(check_env):
     """A reconnect step closes every check of a service; a heartbeat must stay watched."""
     cls = health_checks.registry.get("heartbeat")
-    board.signs.pop("hbc", None)
+    board = check_env.heartbeats
     check = cls(cls.config_model.model_validate({"type": "heartbeat", "period": 200,
-                                                 "grace": 0}), "hbc")
+                                                 "grace": 0}), "hbc", check_env)
     try:
         board.beat("hbc")
         assert (await check.run()).kind is CheckKind.HEALTHY
@@ -116,4 +111,3 @@ async def test_heartbeat_check_watches_again_after_close():
         assert r.kind is CheckKind.MISSING_HEARTBEAT, "still judged after close()"
     finally:
         await check.close()
-        board.signs.pop("hbc", None)

@@ -13,13 +13,15 @@ import pytest
 
 import health_checks
 from health_checks.base import CheckKind
-from supervisor.clients.http import close_shared_session
 from tests.helpers import DEMO, free_port, http, kill_tree, wait_for
 
 
-def make(type_: str, **cfg):
-    cls = health_checks.registry.get(type_)
-    return cls(cls.config_model.model_validate({"type": type_, **cfg}), "svc")
+@pytest.fixture
+def make(check_env):
+    def build(type_: str, **cfg):
+        cls = health_checks.registry.get(type_)
+        return cls(cls.config_model.model_validate({"type": type_, **cfg}), "svc", check_env)
+    return build
 
 
 @pytest.fixture
@@ -31,13 +33,7 @@ def demo():
     kill_tree(proc.pid)
 
 
-@pytest.fixture(autouse=True)
-async def _close_session():
-    yield
-    await close_shared_session()
-
-
-async def test_http_healthy_degraded_unhealthy_stalled(demo):
+async def test_http_healthy_degraded_unhealthy_stalled(demo, make):
     port, proc = demo
     url = f"http://127.0.0.1:{port}"
     r = await make("http", url=url + "/health", timeout=2000).run()
@@ -56,7 +52,7 @@ async def test_http_healthy_degraded_unhealthy_stalled(demo):
         os.kill(proc.pid, signal.SIGCONT)
 
 
-async def test_http_and_tcp_refused_when_nothing_listens():
+async def test_http_and_tcp_refused_when_nothing_listens(make):
     port = free_port()
     r = await make("http", url=f"http://127.0.0.1:{port}/health").run()
     assert r.kind is CheckKind.REFUSED and "refused" in r.message
@@ -64,7 +60,7 @@ async def test_http_and_tcp_refused_when_nothing_listens():
     assert r.kind is CheckKind.REFUSED
 
 
-async def test_tcp_stalls_when_the_backlog_is_full():
+async def test_tcp_stalls_when_the_backlog_is_full(make):
     # A listener that never accepts, with its backlog filled: new connects hang.
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -86,20 +82,20 @@ async def test_tcp_stalls_when_the_backlog_is_full():
         srv.close()
 
 
-async def test_disk_over_threshold_is_resource_pressure(tmp_path):
+async def test_disk_over_threshold_is_resource_pressure(tmp_path, make):
     r = await make("disk", path=str(tmp_path), maxUsagePercent=100).run()
     assert r.kind is CheckKind.HEALTHY
     r = await make("disk", path=str(tmp_path), maxUsagePercent=0.001).run()
     assert r.kind is CheckKind.RESOURCE_PRESSURE and r.details["resource"] == "disk"
 
 
-async def test_memory_threshold():
+async def test_memory_threshold(make):
     assert (await make("memory", maxUsagePercent=100).run()).kind is CheckKind.HEALTHY
     r = await make("memory", maxUsagePercent=0.001).run()
     assert r.kind is CheckKind.RESOURCE_PRESSURE and r.details["resource"] == "memory"
 
 
-async def test_process_alive_stopped_gone_and_rss(demo, tmp_path):
+async def test_process_alive_stopped_gone_and_rss(demo, tmp_path, make):
     _, proc = demo
     pid_file = tmp_path / "x.pid"
     pid_file.write_text(f"{proc.pid}\n")

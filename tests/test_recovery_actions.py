@@ -19,6 +19,7 @@ import redis
 
 import recovery_strategies
 from recovery_strategies.base import RecoveryContext
+from supervisor.clients.http import HttpClient
 from supervisor.clients.redis import RedisConnections
 from supervisor.processes.manager import ProcessManager
 from tests.helpers import (
@@ -248,7 +249,7 @@ def _failover(target: dict, states: dict[str, str]):
                      {"name": "spare", "value": "spare:1", "service": "spare"},
                      {"name": "spare2", "value": "spare2:1"}]}), "main")
     ctx = RecoveryContext(service="main", correlation_id="", processes=ProcessManager(
-        Path("/nonexistent"), lambda *_: None), state_of=states.get,
+        Path("/nonexistent"), lambda *_: None), http=HttpClient(), state_of=states.get,
         redis=RedisConnections())
     return step, ctx
 

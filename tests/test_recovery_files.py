@@ -14,6 +14,7 @@ import pytest
 
 import recovery_strategies
 from recovery_strategies.base import RecoveryContext
+from supervisor.clients.http import HttpClient
 from supervisor.processes.manager import ProcessManager
 from tests.helpers import DEMO, free_port, http, services_file, wait_for
 
@@ -26,7 +27,7 @@ def strategy(name: str, **config):
 def context(tmp_path: Path, dry_run: bool = False) -> RecoveryContext:
     return RecoveryContext(service="svc", correlation_id="inc_test",
                            processes=ProcessManager(tmp_path / "logs", lambda *_: None),
-                           dry_run=dry_run)
+                           http=HttpClient(), dry_run=dry_run)
 
 
 def write(path: Path, size: int, age_s: float) -> Path:

@@ -8,19 +8,21 @@ import time
 
 import health_checks
 from health_checks.base import CheckKind, CheckResult
-from supervisor.clients.http import close_shared_session
 from supervisor.core.events import EventBus
 from supervisor.core.scheduler import Scheduler, ServiceRuntime
 from supervisor.core.state import State, StateTracker, Thresholds
 from supervisor.core.uptime import uptime_percent
 
 
-def make(type_: str, service: str, **cfg):
-    cls = health_checks.registry.get(type_)
-    return cls(cls.config_model.model_validate({"type": type_, **cfg}), service)
+@pytest.fixture
+def make(check_env):
+    def build(type_: str, service: str, **cfg):
+        cls = health_checks.registry.get(type_)
+        return cls(cls.config_model.model_validate({"type": type_, **cfg}), service, check_env)
+    return build
 
 
-async def test_a_hung_check_never_delays_another_service(tmp_path):
+async def test_a_hung_check_never_delays_another_service(tmp_path, make):
     # A server that accepts and never answers: the HTTP check hangs until its timeout.
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -42,7 +44,6 @@ async def test_a_hung_check_never_delays_another_service(tmp_path):
     finally:
         await sched.stop()
         srv.close()
-        await close_shared_session()
 
 
 def _result(kind: CheckKind) -> CheckResult:
@@ -96,7 +97,7 @@ def test_uptime_is_a_share_of_time_not_of_checks():
     assert uptime_percent([], start, now, {"a"}) == 100.0
 
 
-async def test_first_checks_of_many_services_are_spread_not_fired_at_once():
+async def test_first_checks_of_many_services_are_spread_not_fired_at_once(make):
     # 1,500 services starting together: all first checks within 2 s would be 750/s, more
     # than the loop reads answers for, and healthy services would time out at start-up.
     srv = socket.socket()

@@ -22,10 +22,10 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from health_checks.base import CheckKind, CheckResult
 from supervisor.alerts.message import Alert, human_ms
 from supervisor.alerts.outbox import Outbox
 from supervisor.alerts.silences import Silences
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import Event
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.state import State, StateTracker

@@ -19,6 +19,7 @@ from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox, Pending
 from supervisor.alerts.silences import Silences
+from supervisor.clients.http import HttpClient
 from supervisor.config.settings import Settings
 from supervisor.core.events import EventBus
 from supervisor.core.state import StateTracker
@@ -27,11 +28,12 @@ from supervisor.store.database import Store
 ENV_CHANNEL = "default"
 
 
-def build_channels(config: AlertsBase, settings: Settings | None) -> dict[str, Channel]:
+def build_channels(config: AlertsBase, settings: Settings | None,
+                   http: HttpClient) -> dict[str, Channel]:
     """The configured channels, plus ERROR_WEBHOOK_URL as channel `default` when set."""
     channels: dict[str, Channel] = {}
     for cc in getattr(config, "channels", []):
-        ch = registry.get(cc.type)(fill_from_settings(cc, settings))
+        ch = registry.get(cc.type)(fill_from_settings(cc, settings), http)
         channels[ch.name] = ch
     url = settings.error_webhook_url if settings is not None else None
     if url is not None and url.get_secret_value():
@@ -42,9 +44,9 @@ def build_channels(config: AlertsBase, settings: Settings | None) -> dict[str, C
             kind = infer_kind(value) if wanted == "auto" else wanted
             cc = registry.get(kind).config_model.model_validate(
                 {"type": kind, "name": ENV_CHANNEL, "url": value})
-            channels.setdefault(ENV_CHANNEL, registry.get(kind)(cc))
+            channels.setdefault(ENV_CHANNEL, registry.get(kind)(cc, http))
     if settings is not None:
-        for name, ch in env_channels(settings, set(channels)).items():
+        for name, ch in env_channels(settings, set(channels), http).items():
             channels.setdefault(name, ch)
     return channels
 
@@ -57,8 +59,9 @@ def channel_config(cc: ChannelConfig) -> dict[str, Any]:
 
 class AlertService:
     def __init__(self, store: Store, bus: EventBus, tracker: StateTracker,
-                 settings: Settings, auto_recovery: bool = True) -> None:
+                 settings: Settings, http: HttpClient, auto_recovery: bool = True) -> None:
         self.store = store
+        self.http = http
         self.bus = bus
         self.tracker = tracker
         self.settings = settings
@@ -79,7 +82,8 @@ class AlertService:
         """Apply `errorMonitoring.alerts` (at start and on reload)."""
         self.config = config
         self.silences.configure(config.silences, config.maintenance)
-        self.channels = build_channels(config, self.settings) if config.enabled else {}
+        self.channels = build_channels(config, self.settings, self.http) \
+            if config.enabled else {}
         if self._started:
             asyncio.get_running_loop().create_task(self._restart_deliverers())
 

@@ -72,7 +72,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from supervisor.clients.http import close_shared_session
+    from health_checks.base import CheckEnv
     from supervisor.core.events import EventBus
     from supervisor.core.platform_health import overall_status
     from supervisor.core.state import StateTracker, Thresholds
@@ -87,13 +87,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     async def run_all() -> tuple[list[tuple[str, Any]], str]:
         tracker = StateTracker(EventBus())
+        env = CheckEnv()
         rows = []
         try:
             for name, svc in cfg.error_monitoring.services.items():
                 if not svc.enabled:
                     continue
                 tracker.add(name, Thresholds(1, 1), svc.critical)
-                checks = build_checks(name, svc)
+                checks = build_checks(name, svc, env)
                 try:
                     results = await asyncio.gather(*(c.run() for c in checks))
                 finally:
@@ -102,7 +103,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 tracker.record(name, list(results))
                 rows += [(name, r) for r in results]
         finally:
-            await close_shared_session()
+            await env.close()
         return rows, overall_status(list(tracker.services.values()))
 
     rows, status = asyncio.run(run_all())
@@ -124,7 +125,7 @@ def cmd_alert_test(args: argparse.Namespace) -> int:
     """Send a test message to each channel (or one) and print what the platform answered."""
     from supervisor.alerts.message import Alert
     from supervisor.alerts.service import build_channels
-    from supervisor.clients.http import close_shared_session
+    from supervisor.clients.http import HttpClient
 
     settings = _settings(args)
     try:
@@ -132,7 +133,8 @@ def cmd_alert_test(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    channels = build_channels(cfg.error_monitoring.alerts, settings)
+    http = HttpClient()
+    channels = build_channels(cfg.error_monitoring.alerts, settings, http)
     if args.channel:
         if args.channel not in channels:
             print(f"no alert channel {args.channel!r}; configured: "
@@ -153,7 +155,7 @@ def cmd_alert_test(args: argparse.Namespace) -> int:
                               detail="If you can read this, alerts reach this channel.")
                 out.append((name, await ch.send([alert])))
         finally:
-            await close_shared_session()
+            await http.close()
         return out
 
     failed = 0

@@ -1,4 +1,5 @@
-"""One aiohttp client session shared by every outgoing HTTP call of the daemon."""
+"""The daemon's outgoing HTTP: one aiohttp session per daemon (checks, alerts, strategies),
+made on first use and closed when the daemon stops."""
 
 from __future__ import annotations
 
@@ -7,23 +8,22 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-_session: aiohttp.ClientSession | None = None
 
+class HttpClient:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
 
-def shared_session() -> aiohttp.ClientSession:
-    """The process-wide session; fresh connections so a check sees what a new client sees."""
-    global _session
-    if _session is None or _session.closed:
-        connector = aiohttp.TCPConnector(force_close=True, limit=0, ttl_dns_cache=300)
-        _session = aiohttp.ClientSession(connector=connector, trust_env=False)
-    return _session
+    def session(self) -> aiohttp.ClientSession:
+        """Fresh connections (force_close), so that a check sees what a new client sees."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(force_close=True, limit=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self._session
 
-
-async def close_shared_session() -> None:
-    global _session
-    if _session is not None and not _session.closed:
-        await _session.close()
-    _session = None
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
 
 
 def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | None:
@@ -38,10 +38,10 @@ def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | N
     return None
 
 
-async def call_hook(method: str, url: str, headers: dict[str, str],
+async def call_hook(http: HttpClient, method: str, url: str, headers: dict[str, str],
                     body: dict[str, Any] | None, timeout_ms: float) -> tuple[int, str]:
     """One HTTP call (the webhook strategy, reconnect_redis hooks): (status, text), or raises."""
-    async with shared_session().request(
+    async with http.session().request(
             method, url, json=body if method != "GET" else None, headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000)) as resp:
         return resp.status, await resp.text(errors="replace")

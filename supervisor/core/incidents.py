@@ -13,8 +13,8 @@ from typing import Any
 import psutil
 from loguru import logger
 
-from health_checks.base import CheckKind, CheckResult
 from supervisor import __version__
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import Event
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.state import State, StateTracker

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from health_checks.base import CheckKind, CheckResult, HealthCheck
+from health_checks.base import HealthCheck
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import EventBus
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.state import State, StateTracker

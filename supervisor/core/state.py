@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from health_checks.base import CheckKind, CheckResult
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import EventBus
 
 

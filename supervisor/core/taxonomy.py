@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from health_checks.base import CheckKind, CheckResult
+from supervisor.core.check_result import CheckKind, CheckResult
 
 
 class Category(StrEnum):

@@ -26,8 +26,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from health_checks.base import CheckResult
 from supervisor import __version__
+from supervisor.core.check_result import CheckResult
 from supervisor.core.events import Event, EventBus
 from supervisor.core.scheduler import Scheduler, add_check_hook
 from supervisor.core.state import State, StateTracker

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any
 
-from health_checks.base import CheckResult
+from supervisor.core.check_result import CheckResult
 
 PER_TYPE = 2000
 PER_SERVICE = 20

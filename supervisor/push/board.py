@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from health_checks.base import CheckKind, CheckResult
+from supervisor.core.check_result import CheckKind, CheckResult
 
 
 @dataclass
@@ -229,5 +229,3 @@ class HeartbeatBoard:
 def _subs(exp: Expectation) -> tuple[Any, ...]:
     return (exp.broker, exp.topic, exp.will_topic, exp.offline_payload)
 
-
-board = HeartbeatBoard()  # one per daemon process; heartbeat checks and the API share it

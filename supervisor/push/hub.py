@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from health_checks.base import CheckResult
+from supervisor.core.check_result import CheckResult
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.mqtt_listener import MqttListener
 

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from loguru import logger
 
-from supervisor.clients.http import close_shared_session
-
 if TYPE_CHECKING:
     from supervisor.alerts.service import AlertService
+    from supervisor.clients.http import HttpClient
     from supervisor.config.reload import ConfigReloader
     from supervisor.core.events import EventBus
     from supervisor.core.scheduler import Scheduler
@@ -52,6 +51,7 @@ class Stoppable(Protocol):
     alerts: AlertService
     store: Store
     shutdown_hooks: list[tuple[str, ShutdownHook]]
+    http: HttpClient
 
     async def stop_api(self) -> None: ...
 
@@ -110,7 +110,7 @@ async def graceful_shutdown(daemon: Stoppable, bound_s: float, hurry: asyncio.Ev
     for name, hook in d.shutdown_hooks:
         await step(name, hook(), floor=FLUSH_MIN_S)
     await step("close the store", d.store.close(), floor=FLUSH_MIN_S)
-    await step("close HTTP sessions", close_shared_session())
+    await step("close HTTP sessions", d.http.close())
     d.notifier.close()
     logger.info("stopped in {:.1f} s", time.monotonic() - started)
 

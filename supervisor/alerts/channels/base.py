@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from supervisor import __version__
 from supervisor.alerts.message import Alert, rank
-from supervisor.clients.http import shared_session
+from supervisor.clients.http import HttpClient
 from supervisor.core.redaction import redact_text
 from supervisor.core.taxonomy import Severity
 
@@ -89,9 +89,10 @@ class Channel:
     config_model: ClassVar[type[ChannelConfig]]
     default_interval_ms: ClassVar[float] = 0.0
 
-    def __init__(self, config: ChannelConfig) -> None:
+    def __init__(self, config: ChannelConfig, http: HttpClient) -> None:
         self.config = config
         self.name = config.name or config.type
+        self.http = http
 
     @property
     def interval_s(self) -> float:
@@ -124,7 +125,7 @@ class Channel:
                    **self.headers(body, alerts)}
         started = time.monotonic()
         try:
-            async with shared_session().post(
+            async with self.http.session().post(
                     self.config.url.get_secret_value(), data=body, headers=headers,
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout / 1000)) as resp:

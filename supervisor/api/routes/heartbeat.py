@@ -11,7 +11,6 @@ import time
 from aiohttp import web
 
 from supervisor.api.context import DAEMON, json_error
-from supervisor.push.board import board
 from supervisor.push.payload import BadPayload, parse_heartbeat
 
 routes = web.RouteTableDef()
@@ -32,6 +31,7 @@ async def heartbeat(request: web.Request) -> web.Response:
         status = 400 if exc.message.startswith("body is not valid JSON") else 422
         return json_error(status, f"invalid heartbeat body: {exc}", field=exc.field,
                           problems=[{"field": exc.field, "message": exc.message}])
+    board = daemon.check_env.heartbeats
     if event == "start":
         signs = board.start_job(service, counters)
     elif event in ("finish", "fail"):

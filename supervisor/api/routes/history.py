@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from health_checks.base import CheckResult
 from supervisor.api.context import DAEMON
 from supervisor.api.params import BadParam, parse_int
+from supervisor.core.check_result import CheckResult
 from supervisor.core.scheduler import add_check_hook
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from health_checks.base import CheckResult
 from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int
+from supervisor.core.check_result import CheckResult
 from supervisor.core.events import Event, EventBus
 from supervisor.core.redaction import redact
 from supervisor.core.scheduler import add_check_hook
