@@ -6,6 +6,8 @@ import asyncio
 import socket
 import time
 
+import pytest
+
 import health_checks
 from health_checks.base import CheckKind, CheckResult
 from supervisor.core.events import EventBus
