@@ -71,7 +71,7 @@ def big_alert(i: int = 0, kind: str = "firing", incident: str = "inc_big") -> Al
                  link="https://ops.example.com/?service=payments")
 
 
-async def test_slack_payload_stays_within_limits_and_reads_well(receiver: Receiver) -> None:
+async def test_slack_payload_stays_within_limits_and_reads_well(receiver: Receiver, channel) -> None:
     ch = channel("slack", receiver.url("slack"), mention="<!here>")
     for alerts in ([big_alert()], [big_alert(i, incident=f"inc_{i}") for i in range(10)]):
         answer = await ch.send(alerts)
@@ -86,7 +86,7 @@ async def test_slack_payload_stays_within_limits_and_reads_well(receiver: Receiv
     assert any(b["type"] == "actions" for b in single), "dashboard button with a public URL"
 
 
-async def test_discord_payload_stays_within_limits(receiver: Receiver) -> None:
+async def test_discord_payload_stays_within_limits(receiver: Receiver, channel) -> None:
     ch = channel("discord", receiver.url("discord"), mention="@here")
     for alerts in ([big_alert()], [big_alert(i, incident=f"inc_{i}") for i in range(10)]):
         assert (await ch.send(alerts)).ok
@@ -100,7 +100,7 @@ async def test_discord_payload_stays_within_limits(receiver: Receiver) -> None:
     assert names[:3] == ["Service", "State", "Severity"] and "Recovery" in names
 
 
-async def test_webhook_is_signed_with_custom_headers(receiver: Receiver) -> None:
+async def test_webhook_is_signed_with_custom_headers(receiver: Receiver, channel) -> None:
     ch = channel("webhook", receiver.url("webhook"), secret="s3cret-key",
                  headers={"X-Api-Key": "key-123"})
     alert = big_alert()
@@ -116,7 +116,7 @@ async def test_webhook_is_signed_with_custom_headers(receiver: Receiver) -> None
     assert b"s3cret-key" not in got.raw
 
 
-async def test_platform_answers_are_read_as_documented(receiver: Receiver) -> None:
+async def test_platform_answers_are_read_as_documented(receiver: Receiver, channel) -> None:
     slack = channel("slack", receiver.url("slack"))
     discord = channel("discord", receiver.url("discord"))
     a = [big_alert()]
@@ -184,7 +184,7 @@ def _delivered_ids(receiver: Receiver, kind: str) -> list[str]:
 
 
 async def test_receiver_down_then_back_delivers_each_once_in_order(receiver: Receiver,
-                                                                   store: Store) -> None:
+                                                                   store: Store, channel) -> None:
     ch = channel("webhook", receiver.url("webhook"), minIntervalMs=0, maxBatch=4)
     d = _deliverer(ch, store)
     receiver.down()
@@ -209,7 +209,7 @@ async def test_receiver_down_then_back_delivers_each_once_in_order(receiver: Rec
     assert {r["status"] for r in rows} == {"sent"}
 
 
-async def test_429_waits_as_told_and_5xx_backs_off(receiver: Receiver, store: Store) -> None:
+async def test_429_waits_as_told_and_5xx_backs_off(receiver: Receiver, store: Store, channel) -> None:
     ch = channel("discord", receiver.url("discord"), minIntervalMs=0, maxBatch=1)
     d = _deliverer(ch, store)
     receiver.plan("discord",
@@ -232,7 +232,7 @@ async def test_429_waits_as_told_and_5xx_backs_off(receiver: Receiver, store: St
     assert not d.health.failing
 
 
-async def test_pacing_spaces_messages(receiver: Receiver, store: Store) -> None:
+async def test_pacing_spaces_messages(receiver: Receiver, store: Store, channel) -> None:
     ch = channel("slack", receiver.url("slack"), maxBatch=1)  # default: one a second
     d = _deliverer(ch, store)
     await _queue(d.outbox, ch.name, 3, incidents=3)
@@ -246,7 +246,7 @@ async def test_pacing_spaces_messages(receiver: Receiver, store: Store) -> None:
     assert at[1] - at[0] >= 0.95 and at[2] - at[1] >= 0.95
 
 
-async def test_grouping_window_makes_one_message(receiver: Receiver, store: Store) -> None:
+async def test_grouping_window_makes_one_message(receiver: Receiver, store: Store, channel) -> None:
     ch = channel("slack", receiver.url("slack"), minIntervalMs=0)
     d = _deliverer(ch, store, window=1.0)
     d.start()
@@ -262,7 +262,7 @@ async def test_grouping_window_makes_one_message(receiver: Receiver, store: Stor
     assert got[0].json["attachments"][0]["blocks"][0]["text"]["text"].startswith("5 alerts")
 
 
-async def test_permanent_error_stops_and_is_reported(receiver: Receiver, store: Store) -> None:
+async def test_permanent_error_stops_and_is_reported(receiver: Receiver, store: Store, channel) -> None:
     ch = channel("webhook", receiver.url("webhook"), minIntervalMs=0, maxBatch=1)
     d = _deliverer(ch, store)
     receiver.mode("webhook", (404, {}, "no such hook"))
