@@ -71,7 +71,8 @@ def big_alert(i: int = 0, kind: str = "firing", incident: str = "inc_big") -> Al
                  link="https://ops.example.com/?service=payments")
 
 
-async def test_slack_payload_stays_within_limits_and_reads_well(receiver: Receiver, channel) -> None:
+async def test_slack_payload_stays_within_limits_and_reads_well(receiver: Receiver,
+                                                                channel) -> None:
     ch = channel("slack", receiver.url("slack"), mention="<!here>")
     for alerts in ([big_alert()], [big_alert(i, incident=f"inc_{i}") for i in range(10)]):
         answer = await ch.send(alerts)
@@ -209,7 +210,8 @@ async def test_receiver_down_then_back_delivers_each_once_in_order(receiver: Rec
     assert {r["status"] for r in rows} == {"sent"}
 
 
-async def test_429_waits_as_told_and_5xx_backs_off(receiver: Receiver, store: Store, channel) -> None:
+async def test_429_waits_as_told_and_5xx_backs_off(receiver: Receiver, store: Store,
+                                                   channel) -> None:
     ch = channel("discord", receiver.url("discord"), minIntervalMs=0, maxBatch=1)
     d = _deliverer(ch, store)
     receiver.plan("discord",
@@ -262,7 +264,8 @@ async def test_grouping_window_makes_one_message(receiver: Receiver, store: Stor
     assert got[0].json["attachments"][0]["blocks"][0]["text"]["text"].startswith("5 alerts")
 
 
-async def test_permanent_error_stops_and_is_reported(receiver: Receiver, store: Store, channel) -> None:
+async def test_permanent_error_stops_and_is_reported(receiver: Receiver, store: Store,
+                                                     channel) -> None:
     ch = channel("webhook", receiver.url("webhook"), minIntervalMs=0, maxBatch=1)
     d = _deliverer(ch, store)
     receiver.mode("webhook", (404, {}, "no such hook"))
