@@ -1,16 +1,33 @@
-"""The daemon's own Redis connections, one client per URL, that can be dropped and made anew.
+"""Redis clients: every one the daemon makes comes from `redis_client`, in one of two modes.
 
-Strategies (failover, reconnect_redis) share these instead of opening a connection per run.
-redis-py reconnects lazily; `reset` is for the case it cannot notice by itself (a half-open
-socket after the server vanished, a server that came back with other settings).
+- Retrying (redis-py's default): the daemon's own connections, one client per URL, shared by
+  strategies (failover, reconnect_redis) and the recovery lease. redis-py reconnects lazily;
+  `RedisConnections.reset` is for what it cannot notice by itself (a half-open socket after the
+  server vanished, a server that came back with other settings).
+- Not retrying, one connection: for checks, which must *see* a dropped connection instead of
+  having it hidden by a silent retry (redis_link.RedisLink).
 """
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 from loguru import logger
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from supervisor.core.redaction import redact_text
+
+
+def redis_client(url: str, *, timeout_s: float, retries: bool = True,
+                 client_name: str | None = None) -> aioredis.Redis:
+    if retries:
+        return aioredis.Redis.from_url(url, socket_timeout=timeout_s,
+                                       socket_connect_timeout=timeout_s, decode_responses=True,
+                                       client_name=client_name)
+    return aioredis.Redis.from_url(
+        url, single_connection_client=True, retry=Retry(NoBackoff(), 0),
+        socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=0,
+        client_name=client_name)
 
 
 class RedisConnections:
@@ -21,9 +38,7 @@ class RedisConnections:
     def get(self, url: str) -> aioredis.Redis:
         client = self._clients.get(url)
         if client is None:
-            client = aioredis.Redis.from_url(
-                url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s,
-                decode_responses=True)
+            client = redis_client(url, timeout_s=self.timeout_s)
             self._clients[url] = client
         return client
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from supervisor.clients.redis import redis_client
 from supervisor.core.redaction import redact_text
 
 __all__ = ["RedisError", "RedisConnectionError", "RedisLink", "RedisTimeoutError"]
@@ -37,10 +36,8 @@ class RedisLink:
 
     async def get(self) -> aioredis.Redis:
         if self.client is None:
-            self.client = aioredis.Redis.from_url(
-                self.url, single_connection_client=True, retry=Retry(NoBackoff(), 0),
-                socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s,
-                health_check_interval=0, client_name=self.client_name)
+            self.client = redis_client(self.url, timeout_s=self.timeout_s, retries=False,
+                                       client_name=self.client_name)
             await self.client.initialize()
             self.connects += 1
         return self.client

@@ -8,10 +8,10 @@ import os
 import socket
 from typing import Protocol
 
-import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import RedisError
 
+from supervisor.clients.redis import redis_client
 from supervisor.core.redaction import redact_text
 
 
@@ -65,8 +65,7 @@ class RedisLease:
         self.prefix = prefix
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.local = LocalLock()
-        self._client = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
-                                               decode_responses=True)
+        self._client = redis_client(url, timeout_s=2)
         self._renewers: dict[str, asyncio.Task[None]] = {}
 
     def _key(self, service: str) -> str:
