@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Channel
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Channel
 from supervisor.alerts.config import DeliveryPolicy
 from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
-from supervisor.store import Store
+from supervisor.clients.http import HttpClient
+from supervisor.store.database import Store
 from tests.helpers import wait_for
 from tests.service_receivers import (
     NTFY_429,
@@ -68,7 +69,8 @@ def urls(r: ServiceReceiver) -> dict[str, str]:
 
 def apprise_channel(url: str, kind: str = "apprise", **extra: Any) -> Channel:
     cls = registry.get(kind)
-    return cls(cls.config_model.model_validate({"type": kind, "url": url, **extra}))
+    # Apprise sends on its own; the daemon's HTTP client is never opened here.
+    return cls(cls.config_model.model_validate({"type": kind, "url": url, **extra}), HttpClient())
 
 
 def firing(**kw: Any) -> Alert:
@@ -182,7 +184,7 @@ async def test_phone_gets_only_critical_pages_and_is_rate_limited(
 
 
 def test_apprise_and_phone_config_errors_name_the_field() -> None:
-    from supervisor.config import ConfigError, parse_config
+    from supervisor.config.services import ConfigError, parse_config
 
     bad = {"errorMonitoring": {"services": {}, "alerts": {"channels": [
         {"type": "apprise", "url": "nosuch://token-abc/123"},

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Channel
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Channel
 from supervisor.alerts.config import DeliveryPolicy
 from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
-from supervisor.store import Store
+from supervisor.clients.http import HttpClient
+from supervisor.store.database import Store
 from tests.helpers import wait_for
 from tests.smtp_server import PASSWORD, SmtpServer
 
@@ -43,7 +44,7 @@ def email_channel(url: str, **extra: Any) -> Channel:
     cls = registry.get("email")
     spec = {"type": "email", "url": url, "to": ["oncall@example.com", "ops@example.com"],
             "from": "supervisor@example.com", **extra}
-    return cls(cls.config_model.model_validate(spec))
+    return cls(cls.config_model.model_validate(spec), HttpClient())  # SMTP: HTTP never opened
 
 
 def incident(kind: str, **kw: Any) -> Alert:
@@ -194,7 +195,7 @@ async def test_server_down_is_retried_until_it_answers(tmp_path: Path, store: St
 
 
 def test_email_config_errors_name_the_field() -> None:
-    from supervisor.config import ConfigError, parse_config
+    from supervisor.config.services import ConfigError, parse_config
 
     bad = {"errorMonitoring": {"services": {}, "alerts": {"channels": [
         {"type": "email", "url": "http://mail.example.com", "to": ["a@example.com"]},

@@ -8,16 +8,17 @@ from typing import Any
 
 from loguru import logger
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Channel
-from supervisor.settings import Settings
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Channel
+from supervisor.clients.http import HttpClient
+from supervisor.config.settings import Settings
 
 
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def env_channels(settings: Settings, taken: set[str]) -> dict[str, Channel]:
+def env_channels(settings: Settings, taken: set[str], http: HttpClient) -> dict[str, Channel]:
     out: dict[str, Channel] = {}
     specs: list[dict[str, Any]] = []
     recipients = _split(settings.error_email)
@@ -39,7 +40,7 @@ def env_channels(settings: Settings, taken: set[str]) -> dict[str, Channel]:
             logger.error("alerts: cannot use the environment's {} channel: {}", spec["name"],
                          _problems(exc))
             continue
-        out[spec["name"]] = cls(cc)
+        out[spec["name"]] = cls(cc, http)
     return out
 
 

@@ -22,10 +22,11 @@ import apprise
 from apprise.manager_plugins import NotificationManager
 from pydantic import Field, SecretStr, field_validator
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import RETRYABLE, Answer, Channel, ChannelConfig
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import RETRYABLE, Answer, Channel, ChannelConfig
 from supervisor.alerts.message import Alert, clip, rank
-from supervisor.redaction import redact_text
+from supervisor.clients.http import HttpClient
+from supervisor.core.redaction import redact_text
 
 CODE = re.compile(r"error=(\d{3,5})\b|\b(?:HTTP|status(?: code)?)[ =:]+(\d{3})\b", re.I)
 NO_ANSWER = re.compile(r"connection|timed? ?out|refused|ssl|certificate|name resolution", re.I)
@@ -107,8 +108,8 @@ class AppriseChannel(Channel):
     config_model: ClassVar[type[ChannelConfig]] = AppriseConfig
     body_chars: ClassVar[int] = 4000
 
-    def __init__(self, config: ChannelConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ChannelConfig, http: HttpClient) -> None:
+        super().__init__(config, http)
         self._lock = threading.Lock()  # one Apprise plugin object: one send at a time
 
     def target(self, alerts: list[Alert]) -> str:

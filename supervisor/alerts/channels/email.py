@@ -21,11 +21,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 from pydantic import Field, SecretStr, field_validator
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Answer, Channel, ChannelConfig
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.channels.email_render import build_mail
 from supervisor.alerts.message import Alert
-from supervisor.redaction import redact_text
+from supervisor.core.redaction import redact_text
 
 TRUE = ("1", "true", "yes", "on")
 

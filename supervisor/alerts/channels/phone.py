@@ -16,12 +16,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from supervisor.alerts import registry
-from supervisor.alerts.channel import Answer, ChannelConfig
-from supervisor.alerts.channels.apprise_urls import AppriseChannel, AppriseConfig, \
-    check_apprise_url
+from supervisor.alerts.channels import registry
+from supervisor.alerts.channels.apprise_urls import AppriseChannel, AppriseConfig, check_apprise_url
+from supervisor.alerts.channels.base import Answer, ChannelConfig
 from supervisor.alerts.message import Alert, clip
-from supervisor.errors import Severity
+from supervisor.clients.http import HttpClient
+from supervisor.core.taxonomy import Severity
 
 NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
 PAGES = ("firing", "gave_up", "test")
@@ -70,8 +70,8 @@ class PhoneChannel(AppriseChannel):
     config_model: ClassVar[type[ChannelConfig]] = PhoneConfig
     body_chars: ClassVar[int] = SMS_CHARS
 
-    def __init__(self, config: ChannelConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ChannelConfig, http: HttpClient) -> None:
+        super().__init__(config, http)
         self._sent: deque[float] = deque()
 
     @property
