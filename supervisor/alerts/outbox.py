@@ -121,13 +121,13 @@ class Outbox:
 
     async def incident_alerts(self, correlation_id: str) -> list[Alert]:
         """The alerts of one incident that went (or are going) to a channel, oldest first."""
-        def q() -> list[Alert]:
-            rows = self.store.conn.execute(
+        def q(conn: sqlite3.Connection) -> list[Alert]:
+            rows = conn.execute(
                 "SELECT alert FROM alerts WHERE correlation_id = ? AND status IN "
                 "('sent', 'queued', 'failed') ORDER BY created_at, rowid",
                 (correlation_id,)).fetchall()
             return [Alert.from_dict(json.loads(r["alert"])) for r in rows]
-        return await self.store._run(q)
+        return await self.store.run(q)
 
     async def list_alerts(self, since: float, limit: int = 100,
                           service: str | None = None) -> list[dict[str, Any]]:
