@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.alert_receiver import Receiver
-from tests.helpers import DaemonProcess, services_file, wait_for
+from tests.support.alert_receiver import Receiver
+from tests.support.helpers import DaemonProcess, services_file, wait_for
 
 
 def _listen(port: int = 0) -> socket.socket:

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import (  # noqa: E402
+from tests.support.helpers import (  # noqa: E402
     DaemonProcess,
     demo_service_config,
     free_port,
@@ -40,7 +40,7 @@ from tests.helpers import (  # noqa: E402
     services_file,
     wait_for,
 )
-from tests.servers import RedisServer  # noqa: E402
+from tests.support.servers import RedisServer  # noqa: E402
 
 BOUND_S = 60.0
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -8,8 +9,9 @@ import psutil
 import pytest
 
 from health_checks.base import CheckEnv
-from tests.helpers import DaemonProcess, kill_tree
-from tests.servers import MosquittoServer, RedisServer
+from tests.support.alert_receiver import Receiver
+from tests.support.helpers import DaemonProcess, kill_tree
+from tests.support.servers import MosquittoServer, RedisServer
 
 
 @pytest.fixture
@@ -72,17 +74,37 @@ def mosquitto_server(tmp_path: Path) -> Iterator[MosquittoServer]:
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs the test can fill up (needs root; skipped where mounting is refused)."""
-    import subprocess
+def mount_tmpfs(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
+    """mount_tmpfs(name, options) mounts a tmpfs of the test's own at tmp_path/name (needs root;
+    the test is skipped where mounting is refused), so that "the disk is full" is real and
+    harmless; every one is unmounted when the test ends."""
+    mounted: list[Path] = []
 
-    where = tmp_path / "small-fs"
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0777", "tmpfs",
-                           str(where)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    def mount(name: str, options: str) -> Path:
+        where = tmp_path / name
+        where.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): "
+                        f"{done.stderr.strip() or done.returncode}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def small_tmpfs(mount_tmpfs: Callable[[str, str], Path]) -> Path:
+    """A 4 MB tmpfs anyone may write to, for filling up."""
+    return mount_tmpfs("small-fs", "size=4m,mode=0777")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The local receiver that answers like Slack, Discord and a plain webhook."""
+    r = Receiver().start()
+    yield r
+    r.stop()

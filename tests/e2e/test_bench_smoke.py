@@ -1,0 +1,52 @@
+"""One quick run of the benchmark's crash scenario, so that bench/ cannot rot unnoticed.
+
+It runs `python -m bench crash` for real against all three peers (soulfra-supervisor, Monit
+and supervisord from Debian) once each, and regenerates the report into a temporary folder.
+Timings are not asserted: speed is measured by bench/run, not by tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.peers import peers_missing
+from tests.support.helpers import ROOT
+
+
+@pytest.mark.timeout(120)
+def test_crash_scenario_runs_against_every_peer(tmp_path: Path) -> None:
+    missing = peers_missing()
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed and could not be installed here "
+                    "(scripts/test installs monit and supervisor with apt-get as root)")
+    results, docs = tmp_path / "results", tmp_path / "docs" / "benchmarks.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "crash", "--repeat", "1", "--interval", "1",
+         "--results-dir", str(results), "--docs", str(docs)],
+        cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    [run_file] = results.glob("*.json")
+    run = json.loads(run_file.read_text())
+    crash = run["results"]["crash"]
+    assert set(crash) == {"soulfra-supervisor", "monit", "supervisord"}
+    for peer, r in crash.items():
+        assert r["not_recovered"] == 0, (peer, r)
+        assert 0 < r["median_s"] < r["bound_s"], (peer, r)
+    assert run["machine"]["load_1min"], "the load average is recorded with the run"
+
+    page = docs.read_text()
+    assert "| 1 Crash (SIGKILL) → healthy, s |" in page
+    assert run["command"] in page
+
+    # Nothing the run started is left: no process names its working folder.
+    workdir = str(results / "tmp")
+    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if any(workdir in a for a in (p.info["cmdline"] or []))]
+    assert leftovers == []

@@ -1,0 +1,22 @@
+"""Fixtures the check tests share: the demo service as a real subprocess (and, from the root
+conftest, `check_env`: the HTTP client and heartbeat board a daemon hands its checks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.helpers import DEMO, free_port, http, kill_tree, wait_for
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(DEMO), "--port", str(port)])
+    wait_for(lambda: http("GET", f"http://127.0.0.1:{port}/health")[0] == 200, what="demo up")
+    yield port, proc
+    kill_tree(proc.pid)
+
