@@ -1,4 +1,5 @@
-"""The API of the real daemon: a token on every state-changing endpoint, bounded bodies, unknown fields rejected."""
+"""The API of the real daemon: a token on every state-changing endpoint, bounded bodies, unknown
+fields rejected."""
 
 from __future__ import annotations
 

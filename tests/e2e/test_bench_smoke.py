@@ -18,6 +18,10 @@ import pytest
 from bench.peers import peers_missing
 from tests.support.helpers import ROOT
 
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
+
 
 @pytest.mark.timeout(120)
 def test_crash_scenario_runs_against_every_peer(tmp_path: Path) -> None:

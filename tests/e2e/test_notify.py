@@ -9,8 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.helpers import free_port, http, services_file, wait_for
 from tests.support.notify_socket import NotifySocket
+
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
 
 
 def _disk_services(tmp_path: Path, interval: int = 200) -> dict:

@@ -35,7 +35,8 @@ def test_sigkill_is_noticed_at_once_and_repaired(daemon_factory, tmp_path):
     old = read_pid(pid_file)
     os.kill(old, signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_for(lambda: pid_file.exists() and read_pid(pid_file) != old and d.state("demo") == "healthy",
+    wait_for(lambda: pid_file.exists() and read_pid(pid_file) != old
+             and d.state("demo") == "healthy",
              timeout=40, what="demo restarted")
     # The next poll is 60 s away: being back within half of that proves the exit watcher.
     assert time.monotonic() - killed_at < 30, "exit should be seen without waiting for a poll"

@@ -1,4 +1,5 @@
-"""File-system repairs in the real daemon: a removed data dir restored, a full disk freed oldest first."""
+"""File-system repairs in the real daemon: a removed data dir restored, a full disk freed oldest
+first."""
 
 from __future__ import annotations
 

@@ -11,6 +11,10 @@ import pytest
 
 from tests.support.helpers import free_port, services_file, wait_for
 
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
+
 FAULTS = {"SOULFRA_FAULT_INJECTION": "true", "SOULFRA_LOOP_LAG_THRESHOLD_MS": "500"}
 
 

@@ -28,9 +28,19 @@ def read_pid(pid_file: Path) -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free right now. Under pytest-xdist a worker takes only the ports that are its own
+    number modulo the worker count, so two workers never pick the same port between this probe
+    and the server binding it."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    port = 0
+    for _ in range(64 * count):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port % count == worker:
+            break
+    return port
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
@@ -44,7 +54,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
         except Exception as exc:  # the daemon may not be up yet
             last = exc
         if last and not isinstance(last, Exception):
-            return last
+            return last  # type: ignore[no-any-return]  # what predicate() returned
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
 
@@ -135,7 +145,8 @@ class DaemonProcess:
         return http("POST", self.url + path, body, **kw)
 
     def service(self, name: str) -> dict[str, Any]:
-        return self.get(f"/api/monitoring/services/{name}")[1]
+        service: dict[str, Any] = self.get(f"/api/monitoring/services/{name}")[1]
+        return service
 
     def state(self, name: str) -> str:
         return str(self.get("/api/monitoring/health")[1]["services"][name]["status"])

@@ -17,7 +17,9 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=0.2)
     args = ap.parse_args()
     status, beat = f"platform/{args.name}/status", f"platform/{args.name}/heartbeat"
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{args.name}-{time.time()}")
+    # paho exports CallbackAPIVersion without declaring it in __all__
+    api = mqtt.CallbackAPIVersion.VERSION2  # type: ignore[attr-defined]
+    client = mqtt.Client(api, client_id=f"{args.name}-{time.time()}")
     client.will_set(status, "offline", qos=1, retain=True)
     client.connect("127.0.0.1", args.port, keepalive=30)
     client.loop_start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 
 class NotifySocket:
@@ -16,7 +17,7 @@ class NotifySocket:
         self.sock.bind("\0" + path[1:] if path.startswith("@") else path)
         self.sock.settimeout(0.2)
         self.messages: list[tuple[float, list[str]]] = []
-        self.on_message: list = []
+        self.on_message: list[Callable[[list[str]], None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 from tests.support.helpers import free_port, kill_tree
 
@@ -48,7 +49,7 @@ class ServerProcess:
     def argv(self) -> list[str]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def start(self) -> ServerProcess:
+    def start(self) -> Self:
         log = open(self.workdir / f"{self.name}.log", "ab")
         self.proc = subprocess.Popen(self.argv(), cwd=self.workdir, stdout=log,
                                      stderr=subprocess.STDOUT)

@@ -6,16 +6,19 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import recovery_strategies
-from recovery_strategies.base import RecoveryContext
+from recovery_strategies.base import RecoveryContext, RecoveryStrategy
 from supervisor.clients.http import HttpClient
 from supervisor.processes.manager import ProcessManager
 
 
-def strategy(name: str, **config):
+def strategy(name: str, **config: Any) -> RecoveryStrategy:
     cls = recovery_strategies.registry.get(name)
-    return cls(cls.config_model.model_validate({"strategy": name, **config}), "svc")
+    step: RecoveryStrategy = cls(cls.config_model.model_validate({"strategy": name, **config}),
+                                 "svc")
+    return step
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RecoveryContext:

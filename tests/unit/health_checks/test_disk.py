@@ -35,7 +35,7 @@ async def test_filling_disk_is_forecast_before_it_is_full(small_fs):
     stop = asyncio.Event()
 
     async def grow() -> None:
-        with open(small_fs / "runaway.log", "wb") as f:
+        with open(small_fs / "runaway.log", "wb") as f:  # noqa: ASYNC230 (the runaway writer)
             while not stop.is_set():
                 try:
                     f.write(b"x" * 1_048_576)
@@ -58,7 +58,7 @@ async def test_filling_disk_is_forecast_before_it_is_full(small_fs):
     assert r.details["resource"] == "disk"
 
     # Then really full: plain space pressure.
-    with open(small_fs / "fill.bin", "wb") as f:
+    with open(small_fs / "fill.bin", "wb") as f:  # noqa: ASYNC230 (fills the disk on purpose)
         try:
             while True:
                 f.write(b"x" * 1_048_576)

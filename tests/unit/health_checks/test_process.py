@@ -19,6 +19,10 @@ from tests.support.checks import make_check
 from tests.support.faults import report, time_until
 from tests.support.helpers import ROOT, kill_tree, wait_for
 
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
+
 HOG = ROOT / "tests" / "support" / "hog.py"
 
 

@@ -29,7 +29,7 @@ def make(check_env):
 
 async def test_a_jammed_worker_is_no_progress_while_health_is_fine(make, check_env):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(WORKER), "--port", str(port)])
+    proc = subprocess.Popen([sys.executable, str(WORKER), "--port", str(port)])  # noqa: ASYNC220
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: http("GET", base + "/health")[0] == 200, what="worker up")

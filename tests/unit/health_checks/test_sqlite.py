@@ -55,7 +55,7 @@ async def test_sqlite_glob_corruption_size_and_lock(tmp_path):
     _db(bob)
 
     # Another process holds an exclusive lock: readers wait, and the check reports a stall.
-    locker = subprocess.Popen(
+    locker = subprocess.Popen(  # noqa: ASYNC220 (a peer process the test kills itself)
         [sys.executable, "-c",
          "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); "
          "c.execute('BEGIN EXCLUSIVE'); c.execute('INSERT INTO t (v) VALUES (1)'); "

@@ -1,4 +1,5 @@
-"""The tcp check against real sockets: refused when nothing listens, stalled when the backlog is full."""
+"""The tcp check against real sockets: refused when nothing listens, stalled when the backlog is
+full."""
 
 from __future__ import annotations
 

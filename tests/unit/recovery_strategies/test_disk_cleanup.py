@@ -1,4 +1,5 @@
-"""disk_cleanup on real files: oldest or largest first, nothing outside the spool (links), dry runs, config errors."""
+"""disk_cleanup on real files: oldest or largest first, nothing outside the spool (links), dry
+runs, config errors."""
 
 from __future__ import annotations
 

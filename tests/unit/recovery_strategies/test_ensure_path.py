@@ -1,4 +1,5 @@
-"""ensure_path on real files: missing dirs and modes restored, stale pid files removed, symlinks left alone."""
+"""ensure_path on real files: missing dirs and modes restored, stale pid files removed, symlinks
+left alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The failover strategy alone: a retained MQTT topic on a real broker (skipping unhealthy backends) and a file."""
+"""The failover strategy alone: a retained MQTT topic on a real broker (skipping unhealthy
+backends) and a file."""
 
 from __future__ import annotations
 

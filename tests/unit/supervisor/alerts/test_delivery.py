@@ -1,4 +1,5 @@
-"""Delivery from the outbox to a local receiver: outages, 429/5xx backoff, pacing, grouping, permanent errors."""
+"""Delivery from the outbox to a local receiver: outages, 429/5xx backoff, pacing, grouping,
+permanent errors."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from supervisor.alerts.outbox import Outbox
 from supervisor.store.database import Store
 from tests.support.alert_receiver import Receiver
 from tests.support.helpers import wait_for
+
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Safe defaults at startup: loopback unless a token is set, and a services.json that only its owner can change."""
+"""Safe defaults at startup: loopback unless a token is set, and a services.json that only its
+owner can change."""
 
 from __future__ import annotations
 

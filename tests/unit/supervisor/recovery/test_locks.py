@@ -1,4 +1,5 @@
-"""The recovery lease on a real Redis: one holder per service, a dead holder's TTL, the local lock without Redis."""
+"""The recovery lease on a real Redis: one holder per service, a dead holder's TTL, the local lock
+without Redis."""
 
 from __future__ import annotations
 

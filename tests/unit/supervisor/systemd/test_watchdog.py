@@ -1,4 +1,5 @@
-"""The systemd watchdog ping stops when the event loop is blocked or the scheduler stalls (an in-process daemon, a real notify socket)."""
+"""The systemd watchdog ping stops when the event loop is blocked or the scheduler stalls (an
+in-process daemon, a real notify socket)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from health_checks.base import CheckResult, HealthCheck
 from supervisor.config.settings import Settings
 from supervisor.api.app import create_app
@@ -14,6 +17,10 @@ from supervisor.daemon import Daemon
 from supervisor.systemd.notify import Notifier
 from tests.support.helpers import services_file, wait_for
 from tests.support.notify_socket import NotifySocket
+
+# Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
+# these run one after another on one worker (scripts/test passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
 
 
 def _disk_services(tmp_path: Path, interval: int = 200) -> dict:
@@ -29,7 +36,7 @@ async def test_watchdog_stops_while_the_event_loop_is_blocked(tmp_path):
         await asyncio.to_thread(wait_for, lambda: len(listener.times("WATCHDOG=1")) >= 3,
                                 what="pings before the block")
         blocked_from = time.monotonic()
-        time.sleep(1.5)  # synchronous work on the loop: what a blocking plugin would do
+        time.sleep(1.5)  # noqa: ASYNC251 (on purpose: blocks the loop as a bad plugin would)
         blocked_until = time.monotonic()
         await asyncio.sleep(0.5)
         during = [t for t in listener.times("WATCHDOG=1") if blocked_from + 0.05 < t

@@ -1,4 +1,5 @@
-"""How every channel reads the platform's answers (2xx, 429 with a wait, 5xx, 4xx) from a local receiver."""
+"""How every channel reads the platform's answers (2xx, 429 with a wait, 5xx, 4xx) from a local
+receiver."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The Slack channel against a local receiver that answers like Slack: payload limits, readable text."""
+"""The Slack channel against a local receiver that answers like Slack: payload limits, readable
+text."""
 
 from __future__ import annotations
 
