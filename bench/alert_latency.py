@@ -87,10 +87,10 @@ def main(rounds: int = 10, window_ms: float = 0, sink_name: str = "webhook") -> 
             for _ in range(rounds):
                 sock.close()
                 n = sink.count()
-                wait_for(lambda: sink.count() > n, what="firing")
+                wait_for(lambda n=n: sink.count() > n, what="firing")
                 sock = _listen(port)
                 n = sink.count()
-                wait_for(lambda: sink.count() > n, what="recovered")
+                wait_for(lambda n=n: sink.count() > n, what="recovered")
         finally:
             d.stop()
             sock.close()

@@ -345,7 +345,8 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
     _legend(ax)
 
     fig.suptitle(f"soulfra-supervisor vs Monit vs supervisord — {doc['started'][:10]}, "
-                 f"{doc['machine']['cpus']} shared cores, load {doc['machine'].get('load_1min_mean')}")
+                 f"{doc['machine']['cpus']} shared cores, "
+                 f"load {doc['machine'].get('load_1min_mean')}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

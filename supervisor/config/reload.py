@@ -88,7 +88,8 @@ def diff_services(old: dict[str, Any], new: dict[str, Any]
     """(added, removed, changed, unchanged) service names between two enabled-service maps."""
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
-    changed, unchanged = [], []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for name in sorted(set(old) & set(new)):
         same = old[name].model_dump(mode="json") == new[name].model_dump(mode="json")
         (unchanged if same else changed).append(name)

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     error_monitoring_enabled: bool = Field(True, validation_alias=_env("ERROR_MONITORING_ENABLED"))
     error_log_level: str = Field("info", validation_alias=_env("ERROR_LOG_LEVEL"))
     auto_recovery_enabled: bool = Field(True, validation_alias=_env("AUTO_RECOVERY_ENABLED"))
-    health_check_interval: float = Field(30000, gt=0, validation_alias=_env("HEALTH_CHECK_INTERVAL"),
+    health_check_interval: float = Field(30000, gt=0,
+                                         validation_alias=_env("HEALTH_CHECK_INTERVAL"),
                                          description="Default check interval in ms.")
     max_recovery_attempts: int = Field(3, ge=1, validation_alias=_env("MAX_RECOVERY_ATTEMPTS"))
     error_webhook_url: SecretStr | None = Field(None, validation_alias=_env("ERROR_WEBHOOK_URL"))

@@ -100,7 +100,7 @@ class EventBus:
             sub.offer(event)
         return event
 
-    async def drain(self, timeout: float = 5.0) -> None:
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a bound, kept API)
         """Let every subscriber finish what is queued, then stop them."""
         for sub in self._subs:
             try:

@@ -62,7 +62,8 @@ async def recheck(name: str, *, scheduler: Scheduler, tracker: StateTracker,
     if checks_scheduled:
         # Its first scheduled check (within 2 s) decides: an extra check here would shift the
         # rhythm of its probes (a service given up on is probed slowly from then on).
-        while rt.runs == 0 and scheduler.services.get(name) is rt:
+        # (polls: no event marks a service's first run)
+        while rt.runs == 0 and scheduler.services.get(name) is rt:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     else:
         await scheduler.run_service(name)
