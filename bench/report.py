@@ -273,7 +273,7 @@ def markdown(doc: dict[str, Any], results_path: Path, chart: Path | None,
         "are missing; supervisord runs under the system Python and is never installed into "
         "the project's .venv (its import package is also called `supervisor`). All traffic "
         "stays on 127.0.0.1, and every process the run starts is stopped by pid at the end, "
-        "also on an error or Ctrl-C. `tests/test_bench_smoke.py` runs the crash scenario once "
+        "also on an error or Ctrl-C. `tests/e2e/test_bench_smoke.py` runs the crash scenario once "
         "in `scripts/test` so that the suite cannot rot unnoticed.",
         "",
     ]

@@ -1,9 +1,9 @@
 """GET /api/monitoring/openapi.json: an OpenAPI 3.1 document of every route.
 
-Adding an endpoint? Add one entry to PATHS below (tests/test_openapi.py fails, and prints the
-entry to paste, when a route of the app is missing here or an entry names no route). Path
-parameters (`{name}`) are filled in from the path; give query parameters, a request body
-(a pydantic model or a JSON schema) and the answers with their status codes.
+Adding an endpoint? Add one entry to PATHS below (tests/unit/supervisor/api/test_openapi.py
+fails, and prints the entry to paste, when a route of the app is missing here or an entry names
+no route). Path parameters (`{name}`) are filled in from the path; give query parameters, a
+request body (a pydantic model or a JSON schema) and the answers with their status codes.
 """
 
 from __future__ import annotations
