@@ -75,7 +75,8 @@ class Daemon:
             if settings.lock_redis_url else None)
         self.incidents = IncidentRecorder(self.store, self.tracker)
         self.metrics = Metrics(self.bus, self.tracker)
-        self.push = PushHub(self.check_env.heartbeats, self.tracker.signal_failure, self._signs_of_life)
+        self.push = PushHub(self.check_env.heartbeats, self.tracker.signal_failure,
+                            self._signs_of_life)
         # GET /api/monitoring/status: every part adds its own section with status.register()
         self.status = StatusBoard()
         self.monitoring = Monitoring(self)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 import pytest
 
 from tests.support.alert_receiver import discord_problems, slack_problems
+from tests.support.alerts import listen, tcp_service
 from tests.support.helpers import (
     DEMO,
     ROOT,
@@ -27,29 +26,6 @@ from tests.support.helpers import (
     services_file,
     wait_for,
 )
-
-
-@pytest.fixture
-def listeners() -> Iterator[dict[str, socket.socket]]:
-    """TCP ports a test opens and closes to make a tcp-checked service fail and recover."""
-    socks: dict[str, socket.socket] = {}
-    yield socks
-    for s in socks.values():
-        s.close()
-
-
-def listen(socks: dict[str, socket.socket], name: str, port: int | None = None) -> int:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port or 0))
-    s.listen(16)
-    socks[name] = s
-    return int(s.getsockname()[1])
-
-
-def tcp_service(port: int, **extra: Any) -> dict[str, Any]:
-    return {"checks": [{"type": "tcp", "host": "127.0.0.1", "port": port}], "interval": 300,
-            "timeoutThreshold": 500, "errorThreshold": 1, "autoRestart": False, **extra}
 
 
 def alerts_of(received: list[Any], kind: str = "webhook") -> list[dict[str, Any]]:

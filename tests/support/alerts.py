@@ -3,6 +3,7 @@ the daemon does, and an alert far over every platform's limits."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from supervisor.alerts.channels import registry
@@ -28,3 +29,17 @@ def big_alert(i: int = 0, kind: str = "firing", incident: str = "inc_big") -> Al
                  outcome="recovery failed after 30 attempt(s)", downtime_ms=93_000,
                  affected=[f"dependent-{n}" for n in range(60)],
                  link="https://ops.example.com/?service=payments")
+
+
+def listen(socks: dict[str, socket.socket], name: str, port: int | None = None) -> int:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port or 0))
+    s.listen(16)
+    socks[name] = s
+    return int(s.getsockname()[1])
+
+
+def tcp_service(port: int, **extra: Any) -> dict[str, Any]:
+    return {"checks": [{"type": "tcp", "host": "127.0.0.1", "port": port}], "interval": 300,
+            "timeoutThreshold": 500, "errorThreshold": 1, "autoRestart": False, **extra}

@@ -140,7 +140,8 @@ async def test_http_healthy_degraded_unhealthy_stalled(demo, check_env):
     url = f"http://127.0.0.1:{port}"
     r = await make_check("http", env=check_env, url=url + "/health", timeout=2000).run()
     assert r.kind is CheckKind.HEALTHY and r.details["status"] == 200 and r.latency_ms > 0
-    r = await make_check("http", env=check_env, url=url + "/slow?ms=300", timeout=2000, degradedAfter=100).run()
+    r = await make_check("http", env=check_env, url=url + "/slow?ms=300", timeout=2000,
+                         degradedAfter=100).run()
     assert r.kind is CheckKind.DEGRADED and r.latency_ms >= 300
     http("POST", url + "/fail")
     r = await make_check("http", env=check_env, url=url + "/health", timeout=2000).run()

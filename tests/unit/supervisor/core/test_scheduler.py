@@ -91,7 +91,9 @@ async def test_first_checks_of_many_services_are_spread_not_fired_at_once(make):
         srv.close()
 
 
-async def test_hung_redis_mqtt_and_command_checks_never_delay_fast_ones(redis_server, mosquitto_server, tmp_path, make):
+async def test_hung_redis_mqtt_and_command_checks_never_delay_fast_ones(redis_server,
+                                                                       mosquitto_server,
+                                                                       tmp_path, make):
     bus = EventBus()
     tracker = StateTracker(bus)
     sched = Scheduler(tracker, bus, max_concurrent=10)

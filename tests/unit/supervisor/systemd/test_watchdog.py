@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from health_checks.base import CheckResult, HealthCheck
-from supervisor.config.settings import Settings
 from supervisor.api.app import create_app
+from supervisor.config.settings import Settings
 from supervisor.daemon import Daemon
 from supervisor.systemd.notify import Notifier
 from tests.support.helpers import services_file, wait_for

@@ -22,8 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.alert_receiver import Receiver, Reply
-from tests.helpers import free_port
+from tests.support.alert_receiver import Receiver, Reply
+from tests.support.helpers import free_port
 
 JSON = {"Content-Type": "application/json"}
 HOSTS = ("api.telegram.org", "events.pagerduty.com", "events.eu.pagerduty.com")
@@ -143,3 +143,17 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> Any:
         pass
     finally:
         dst.close()
+
+
+# Secrets in the URLs the tests use: each must never appear in a log, the store or the API.
+BOT = "123456789:AAHsecretBotToken_abcdefghijklmnop"
+PD_KEY = "0123456789abcdef0123456789abcdef"
+SIG = "wfSignatureSecret42"
+
+
+def urls(r: ServiceReceiver) -> dict[str, str]:
+    return {"ntfy": f"ntfy://127.0.0.1:{r.port}/alerts-topic-7f3k",
+            "telegram": f"tgram://{BOT}/98765",
+            "pagerduty": f"pagerduty://{PD_KEY}@apikey-secret-123",
+            "teams": f"workflows://127.0.0.1:{r.tls_port}/0123456789abcdef0123456789abcdef/{SIG}",
+            "sms": f"json://127.0.0.1:{r.port}/sms/{{phone}}"}

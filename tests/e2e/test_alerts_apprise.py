@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, services_file, wait_for
-from tests.service_receivers import ConnectProxy, ServiceReceiver, make_test_ca
-from tests.test_alert_apprise import BOT, urls
-from tests.test_alerts_e2e import listen, listeners, tcp_service  # noqa: F401  (fixture)
+from tests.support.alerts import listen, tcp_service
+from tests.support.helpers import ROOT, services_file, wait_for
+from tests.support.service_receivers import BOT, ConnectProxy, ServiceReceiver, make_test_ca, urls
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, kill_tree, services_file, wait_for
-from tests.smtp_server import PASSWORD, SmtpServer
-from tests.test_alerts_e2e import listen, listeners, tcp_service  # noqa: F401  (fixture)
+from tests.support.alerts import listen, tcp_service
+from tests.support.helpers import ROOT, kill_tree, services_file, wait_for
+from tests.support.smtp_server import PASSWORD, SmtpServer
 
 
 @pytest.fixture

@@ -19,22 +19,23 @@ from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
 from supervisor.clients.http import HttpClient
 from supervisor.store.database import Store
-from tests.helpers import wait_for
-from tests.service_receivers import (
+from tests.support.helpers import wait_for
+from tests.support.service_receivers import (
+    BOT,
     NTFY_429,
     PAGERDUTY_400,
+    PD_KEY,
+    SIG,
     TEAMS_502,
     TELEGRAM_401,
     TELEGRAM_429,
     ConnectProxy,
     ServiceReceiver,
     make_test_ca,
+    urls,
 )
 
 pytestmark = pytest.mark.timeout(60)
-BOT = "123456789:AAHsecretBotToken_abcdefghijklmnop"
-PD_KEY = "0123456789abcdef0123456789abcdef"
-SIG = "wfSignatureSecret42"
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,6 @@ def services(ca: tuple[Path, Path, Path],
     r.stop()
 
 
-def urls(r: ServiceReceiver) -> dict[str, str]:
-    return {"ntfy": f"ntfy://127.0.0.1:{r.port}/alerts-topic-7f3k",
-            "telegram": f"tgram://{BOT}/98765",
-            "pagerduty": f"pagerduty://{PD_KEY}@apikey-secret-123",
-            "teams": f"workflows://127.0.0.1:{r.tls_port}/0123456789abcdef0123456789abcdef/{SIG}",
-            "sms": f"json://127.0.0.1:{r.port}/sms/{{phone}}"}
 
 
 def apprise_channel(url: str, kind: str = "apprise", **extra: Any) -> Channel:

@@ -19,8 +19,8 @@ from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
 from supervisor.clients.http import HttpClient
 from supervisor.store.database import Store
-from tests.helpers import wait_for
-from tests.smtp_server import PASSWORD, SmtpServer
+from tests.support.helpers import wait_for
+from tests.support.smtp_server import PASSWORD, SmtpServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.helpers import free_port
+from tests.support.helpers import free_port
 
 USER, PASSWORD = "alerts", "smtp-pa55word-xyz"
 
