@@ -46,7 +46,9 @@ API_SHUTDOWN_S = 2.0
 
 
 def build_checks(name: str, svc: ServiceConfigBase, env: CheckEnv) -> list[HealthCheck]:
-    return [health_checks.registry.get(c.type)(c, name, env) for c in svc.checks]
+    # every registered check model declares `type` (its Literal discriminator)
+    return [health_checks.registry.get(c.type)(c, name, env)  # type: ignore[attr-defined]
+            for c in svc.checks]
 
 
 class Daemon:

@@ -40,7 +40,8 @@ class ServicePlan:
     def build(cls, name: str, svc: ServiceConfigBase, defaults: RecoveryDefaults) -> ServicePlan:
         steps: list[Step] = []
         for step in svc.ladder:
-            strategy = recovery_strategies.registry.get(step.strategy)
+            # every registered step model declares `strategy` (its Literal discriminator)
+            strategy = recovery_strategies.registry.get(step.strategy)  # type: ignore[attr-defined]
             steps.append((step, strategy(step, name)))
         return cls(steps=steps, auto_restart=svc.auto_restart, depends_on=list(svc.depends_on),
                    max_attempts=svc.max_attempts or defaults.max_attempts,

@@ -57,7 +57,7 @@ class _Handler:
             if reply.startswith("250"):
                 msg = message_from_bytes(envelope.content, policy=policy.default)
                 s.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos),
-                                    msg, time.time()))  # type: ignore[arg-type]
+                                    msg, time.time()))
         return reply
 
 

@@ -97,7 +97,8 @@ class EmailConfig(ChannelConfig):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:  # replaces the http check
+    def _http_url(  # type: ignore[override]  # replaces the http check; url may be unset
+            cls, url: SecretStr | None) -> SecretStr | None:
         if url is not None:
             parse_smtp_url(url.get_secret_value())
         return url
