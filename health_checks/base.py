@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supervisor.clients.http import HttpClient
 from supervisor.core.check_result import CheckKind, CheckResult
-from supervisor.push.board import HeartbeatBoard
 from supervisor.core.error_rates import ErrorRates
+from supervisor.push.board import HeartbeatBoard
 
 __all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck", "compile_regex",
            "elapsed_ms"]

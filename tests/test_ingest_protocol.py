@@ -5,11 +5,11 @@ bad item that does not lose the rest, and a flood that gets 429s but loses nothi
 from __future__ import annotations
 
 import gzip
-from http.client import HTTPConnection
 import json
 import threading
 import uuid
 import zlib
+from http.client import HTTPConnection
 from typing import Any
 
 import brotli
@@ -213,7 +213,7 @@ def test_a_flood_gets_429_with_retry_after_and_loses_nothing_accepted(daemon):
     lock = threading.Lock()
 
     def client(n: int) -> None:
-        for i in range(40):
+        for _ in range(40):
             conn = HTTPConnection("127.0.0.1", d.port, timeout=10)
             conn.request("POST", "/api/9/envelope/", body=envelope(event_item(_event(
                 "flood"))), headers=auth(small_key))

@@ -88,8 +88,8 @@ def test_dsn_command_prints_and_rotates(daemon):
     first = cli("sync")
     assert first.returncode == 0
     dsn = first.stdout.strip()
-    assert dsn.startswith("http://") and dsn.endswith(f"@127.0.0.1:{d.port}/"
-                                                      f"{d.get('/api/monitoring/services/sync/dsn')[1]['projectId']}")
+    project = d.get("/api/monitoring/services/sync/dsn")[1]["projectId"]
+    assert dsn.startswith("http://") and dsn.endswith(f"@127.0.0.1:{d.port}/{project}")
     assert cli("sync").stdout.strip() == dsn  # stable
     d.stop()
     d.start()  # same data directory: the same project id and key after a restart

@@ -19,6 +19,10 @@ HORIZON_S = 3600  # the longest window a check may ask for
 MAX_GROUPS_PER_BUCKET = 50
 
 
+def _count(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
 @dataclass(slots=True)
 class _Bucket:
     second: int
@@ -65,7 +69,7 @@ class ErrorRates:
         b.unhandled += unhandled
         g = b.groups.get(fingerprint)
         if g is not None:
-            g[0] = int(g[0]) + 1  # type: ignore[call-overload]
+            g[0] = _count(g[0]) + 1
         elif len(b.groups) < MAX_GROUPS_PER_BUCKET:
             b.groups[fingerprint] = [1, label, frame, category]
 
@@ -96,11 +100,11 @@ class ErrorRates:
             unhandled += b.unhandled
             for fp, (n, label, frame, category) in b.groups.items():
                 g = groups.setdefault(fp, [0, label, frame, category])
-                g[0] = int(g[0]) + int(n)  # type: ignore[call-overload]
+                g[0] = _count(g[0]) + _count(n)
         if not groups:
             return ErrorWindow(total, unhandled, window_s)
-        fp, (n, label, frame, category) = max(groups.items(), key=lambda kv: int(kv[1][0]))  # type: ignore[call-overload]
-        return ErrorWindow(total, unhandled, window_s, str(label), str(frame), int(n),  # type: ignore[call-overload]
+        fp, (n, label, frame, category) = max(groups.items(), key=lambda kv: _count(kv[1][0]))
+        return ErrorWindow(total, unhandled, window_s, str(label), str(frame), _count(n),
                            fp, str(category), len(groups))
 
     def forget(self, service: str) -> None:

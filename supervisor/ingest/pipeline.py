@@ -253,6 +253,9 @@ class Ingestor:
                                              "status": "pending", "check_name": None}),
                          stored=row["id"] is not None)
 
+    def count_rejected(self, reason: str) -> None:
+        self.stats[f"rejected.{reason}"] += 1
+
     def refuse(self, exc: IngestError) -> Answer:
         self.stats[f"rejected.{exc.counted_as}"] += 1
         return Answer(exc.status, {"detail": exc.reason}, dict(exc.headers))

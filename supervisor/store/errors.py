@@ -45,7 +45,8 @@ _RELEASE_UPSERT = """
 INSERT INTO error_group_releases (fingerprint, release, count, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT(fingerprint, release) DO UPDATE SET count = count + excluded.count,
-    first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen)
+    first_seen = MIN(first_seen, excluded.first_seen),
+    last_seen = MAX(last_seen, excluded.last_seen)
 """
 
 

@@ -45,7 +45,7 @@ async def _ingest(request: web.Request, store_endpoint: bool) -> web.Response:
     ingest = request.app[DAEMON].ingest
     cors, origin_ok = _cors(request, ingest)
     if not origin_ok:
-        ingest.stats["rejected.origin"] += 1
+        ingest.count_rejected("origin")
         return web.json_response({"detail": f"origin {request.headers.get('Origin')} may not "
                                             "send errors here (SOULFRA_INGEST_CORS_ORIGINS)"},
                                  status=403)
