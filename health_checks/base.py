@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supervisor.clients.http import HttpClient
 from supervisor.core.check_result import CheckKind, CheckResult
+from supervisor.core.error_rates import ErrorRates
 from supervisor.push.board import HeartbeatBoard
 
 __all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck", "compile_regex",
@@ -19,11 +20,13 @@ __all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck",
 
 @dataclass
 class CheckEnv:
-    """What the daemon shares with its checks: one HTTP client and one heartbeat board per
-    daemon (never process-wide). A check made without one gets its own."""
+    """What the daemon shares with its checks: one HTTP client, one heartbeat board and the
+    counts of the errors services reported, per daemon (never process-wide). A check made
+    without one gets its own."""
 
     http: HttpClient = field(default_factory=HttpClient)
     heartbeats: HeartbeatBoard = field(default_factory=HeartbeatBoard)
+    errors: ErrorRates = field(default_factory=ErrorRates)  # reported errors, for `errors`
 
     async def close(self) -> None:
         await self.http.close()

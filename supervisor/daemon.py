@@ -21,10 +21,12 @@ from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import ServiceConfigBase, load_config
 from supervisor.config.settings import Settings
 from supervisor.core.check_result import CheckKind, CheckResult
+from supervisor.core.error_rates import ErrorRates
 from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime
 from supervisor.core.state import StateTracker, Thresholds
+from supervisor.ingest.pipeline import Ingestor
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
 from supervisor.observability.status import StatusBoard
@@ -64,10 +66,19 @@ class Daemon:
         self.bus = EventBus()
         # Shared by every check, channel and strategy of this daemon, and closed with it.
         self.http = HttpClient()
-        self.check_env = CheckEnv(http=self.http, heartbeats=HeartbeatBoard())
+        # Errors the services report (Sentry SDKs, JSON): counted for the `errors` check,
+        # which reads them from the env the daemon hands every check.
+        self.error_rates = ErrorRates()
+        self.check_env = CheckEnv(http=self.http, heartbeats=HeartbeatBoard(),
+                                  errors=self.error_rates)
         self.tracker = StateTracker(self.bus)
         self.store = Store(self.data_dir / "supervisor.db", settings.store_max_pending)
-        self.processes = ProcessManager(self.data_dir / "logs", self._process_exited)
+        self.ingest = Ingestor(self.store, self.bus, self.error_rates, settings,
+                               self.check_env.heartbeats)
+        # A new process is judged by its own errors, not by those of the one it replaced.
+        self.processes = ProcessManager(self.data_dir / "logs", self._process_exited,
+                                        on_start=lambda service, _pid:
+                                        self.error_rates.cut(service))
         self.scheduler = Scheduler(self.tracker, self.bus, settings.max_concurrent_checks)
         self.recovery = RecoveryManager(
             bus=self.bus, tracker=self.tracker, scheduler=self.scheduler, store=self.store,
@@ -85,6 +96,7 @@ class Daemon:
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
+        self.status.register("ingest", self.ingest.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.api_url = ""
         self._runner: web.AppRunner | None = None
@@ -117,6 +129,7 @@ class Daemon:
         await self.bus.start()
         await self.monitoring.start()
         self._apply(self.config)
+        await self.ingest.configure(enabled_services(self.config))
         await self.recovery.load()
         self.reloader.remember_current()
         to_check = await resume_states(self.store, self.tracker, self.incidents)
@@ -157,6 +170,7 @@ class Daemon:
             self.add_service(name, new[name], start=self.settings.error_monitoring_enabled)
         self.recovery.configure(new, config.error_monitoring.recovery)
         self.alerts.configure(config.error_monitoring.alerts)
+        await self.ingest.configure(new)
         for name in removed:
             if name in self.recovery.active:  # let a recovery in flight finish with its plan
                 self.recovery.plans[name] = old_plans[name]

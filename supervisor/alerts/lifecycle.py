@@ -51,7 +51,10 @@ CLOSE_WAIT_S = 10.0  # how long "recovered" waits for the recovery run to say wh
 # skips that only postpone the repair (fireAfterMs still pages if it never comes)
 WAITING = ("starting up", "waiting for", "another host", "service is paused")
 EVENTS = frozenset({"state_changed", "recovery_started", "recovery_attempt",
-                    "recovery_finished", "recovery_skipped", "gave_up"})
+                    "recovery_finished", "recovery_skipped", "gave_up",
+                    # errors the services reported (supervisor/ingest/notices.py)
+                    "error_group_new", "error_group_regressed", "error_spike"})
+NOTICES = ("new_error", "regression", "error_spike")
 
 
 @dataclass
@@ -199,6 +202,37 @@ class Alerter:
             logger.bind(correlation_id=cid).info("alerts: {} resumes its paged incident",
                                                  st.name)
 
+    # -- errors the services reported: notices, not incidents ------------------------------
+    async def _on_error_group_new(self, e: Event) -> None:
+        await self._notice(e, "new_error", f"new error: {e.data.get('message', '')}")
+
+    async def _on_error_group_regressed(self, e: Event) -> None:
+        await self._notice(e, "regression",
+                           f"came back after it was resolved: {e.data.get('message', '')}")
+
+    async def _on_error_spike(self, e: Event) -> None:
+        d = e.data
+        await self._notice(e, "error_spike",
+                           f"{d.get('count')} errors in the last {d.get('windowS', 60):g} s "
+                           f"({d.get('unhandled')} unhandled)", severity="high")
+
+    async def _notice(self, e: Event, kind: str, summary: str,
+                      severity: str | None = None) -> None:
+        d = e.data
+        where = f" at {d['frame']}" if d.get("frame") else ""
+        detail = f"{d.get('message', '')}{where}"
+        if kind == "error_spike" and d.get("topCount"):
+            detail = f"most: {detail} ({d['topCount']}×)"
+        if d.get("release"):
+            detail += f" (release {d['release']})"
+        alert = Alert(kind=kind, service=e.service or "", summary=summary[:300],
+                      severity=severity or str(d.get("severity", "medium")),
+                      category=str(d.get("category") or ""),
+                      error_type=str(d.get("errorType") or ""),
+                      detail=detail[:1500], event_at=e.at,
+                      link=self.svc.link(e.service or "", str(d.get("fingerprint") or "")))
+        await self.submit(Alert.from_dict(redact(alert.to_dict())))
+
     # -- timers -----------------------------------------------------------------------------
     async def tick(self) -> None:
         """Once a second: late firing, overdue closes, reminders."""
@@ -304,7 +338,9 @@ class Alerter:
             logger.info("alert {} ({} {}) silenced by {}", alert.id, alert.kind, alert.service,
                         silence["id"])
             return
-        if alert.kind != "gave_up" and self._flapping(alert):
+        # notices of reported errors are throttled where they are made; they must not make
+        # the service look flapping and hold back its incident messages
+        if alert.kind not in ("gave_up", *NOTICES) and self._flapping(alert):
             if alert.service in self._flap_noticed:
                 await self._store(alert, [], 0, status="suppressed", reason="flapping")
                 return

@@ -23,6 +23,10 @@ KINDS: dict[str, tuple[str, int]] = {
     "self_healed": ("SELF-HEALED", 0x1976D2),
     "flapping": ("FLAPPING", 0xFBC02D),
     "test": ("TEST", 0x607D8B),
+    # errors the services reported themselves (supervisor/ingest/notices.py)
+    "new_error": ("NEW ERROR", 0xE64A19),
+    "regression": ("REGRESSION", 0xC2185B),
+    "error_spike": ("ERROR SPIKE", 0xD32F2F),
 }
 
 

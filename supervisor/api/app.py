@@ -12,11 +12,13 @@ from supervisor.api.middlewares import json_errors, require_token
 from supervisor.api.routes import (
     alerts,
     dashboard,
+    error_reports,
     errors,
     faults,
     health,
     heartbeat,
     history,
+    ingest,
     metrics,
     monitoring,
     recover,
@@ -36,8 +38,8 @@ def create_app(daemon: Daemon) -> web.Application:
     app = web.Application(middlewares=[monitoring.count_requests, json_errors, require_token],
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    for module in (health, errors, recover, services, heartbeat, monitoring, alerts,
-                   silences, reload):
+    for module in (health, error_reports, errors, recover, services, heartbeat, monitoring,
+                   alerts, silences, reload, ingest):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

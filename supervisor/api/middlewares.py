@@ -1,4 +1,5 @@
-"""Middlewares every request passes: errors leave as JSON, mutations need the API token."""
+"""Middlewares every request passes: errors leave as JSON, mutations need the API token
+(except the SDK ingest routes, which authenticate with a service's DSN key)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from loguru import logger
 from supervisor.api.context import DAEMON, json_error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Routes that authenticate with a service's DSN key, not the API token: the Sentry SDKs'
+# ingest endpoints (supervisor/api/routes/ingest.py), reached by services and browsers.
+KEY_AUTHENTICATED = frozenset({"sdk-envelope", "sdk-store"})
+
+
+def authenticated_by_key(request: web.Request) -> bool:
+    return request.match_info.route.name in KEY_AUTHENTICATED
 
 
 @web.middleware
@@ -33,7 +41,8 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     token = request.app[DAEMON].settings.api_token
     # An empty SOULFRA_API_TOKEN counts as none, as it does for the loopback rule.
     expected = token.get_secret_value().strip().encode() if token is not None else b""
-    if expected and request.method not in ("GET", "HEAD", "OPTIONS"):
+    if expected and request.method not in ("GET", "HEAD", "OPTIONS") and \
+            not authenticated_by_key(request):
         scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
             given = ""

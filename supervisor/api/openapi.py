@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from supervisor import __version__
 from supervisor.alerts.silences import SilenceSpec
+from supervisor.api.routes.error_reports import ErrorReport
 from supervisor.api.routes.faults import Fault
 from supervisor.api.routes.recover import RecoverRequest
 from supervisor.api.routes.reload import ReloadRequest
@@ -64,13 +65,63 @@ HEARTBEAT_BODY: dict[str, Any] = {
     "properties": {"message": {"type": "string", "maxLength": 500}},
     "additionalProperties": {"type": "number"}}
 
+SDK_ANSWERS = {200: "accepted: {\"id\": event id}", 400: "malformed (the reason says why)",
+               401: "missing or unknown key", 403: "revoked key, wrong project or origin",
+               413: "too large (body, inflated body or one event)",
+               429: "over the service's budget: Retry-After and X-Sentry-Rate-Limits"}
+SDK_HEADERS = {"X-Sentry-Auth": "Sentry sentry_key=<key>, sentry_version=7 (or the "
+                                "sentry_key query parameter, or the envelope's dsn)",
+               "Content-Encoding": "gzip, deflate, br or none"}
+
+
+def _error_report_schema() -> dict[str, Any]:
+    one = ErrorReport.model_json_schema(by_alias=True)
+    return {"oneOf": [one, {"type": "array", "items": one, "maxItems": 1000}]}
+
+
+ERROR_REPORT_SCHEMA = _error_report_schema()
+
 # -- the endpoints --------------------------------------------------------------------------
 PATHS: dict[str, dict[str, Op]] = {
+    "/api/{project_id}/envelope{slash}": {
+        "post": op("Sentry SDK envelope (events; transactions, check-ins, sessions, client "
+                   "reports and attachments are accepted and counted)", tag="sdk",
+                   description="Authenticated by the service's DSN key, not the API token; "
+                               "CORS for SOULFRA_INGEST_CORS_ORIGINS. "
+                               "See docs/error-reporting.md.",
+                   headers=SDK_HEADERS, responses=SDK_ANSWERS),
+    },
+    "/api/{project_id}/store{slash}": {
+        "post": op("Sentry's older store endpoint: one event as JSON", tag="sdk",
+                   headers=SDK_HEADERS, responses=SDK_ANSWERS),
+    },
+    "/api/monitoring/traces/{trace_id}": {
+        "get": op("Every error and SDK transaction of one trace, across services, oldest "
+                  "first", responses={200: "the trace", 404: "nothing known of it"}),
+    },
+    "/api/monitoring/services/{name}/dsn": {
+        "get": op("The service's Sentry DSN, project id and keys",
+                  responses={200: "the DSN", 404: "no such service"}),
+    },
+    "/api/monitoring/services/{name}/dsn/rotate": {
+        "post": op("Replace the service's generated key; the old one is answered 403",
+                   responses={200: "the new DSN", 401: "missing or wrong API token",
+                              404: "no such service",
+                              409: "its keys are set in services.json"}),
+    },
     "/api/monitoring/health": {
         "get": op("Overall status, every service's state, recent errors and uptime "
                   "(SPEC shape)", responses={200: "healthy or degraded", 503: "critical"}),
     },
     "/api/monitoring/errors": {
+        "post": op("Report an error (or a list of them) without an SDK, in the shape of "
+                   "SPEC §6's report context; stored with source `api`",
+                   description="One invalid report answers 422 naming `[index].field`, and "
+                               "none is stored. See docs/error-reporting.md.",
+                   body=ERROR_REPORT_SCHEMA,
+                   responses={201: "accepted: ids, fingerprints and classification",
+                              400: "body is not JSON", 401: "missing or wrong API token",
+                              413: "more than 1000 reports", 422: "a field is invalid"}),
         "get": op("Stored errors with a summary (SPEC shape), filtered, newest first",
                   description="Cursor pagination: pass `nextCursor` back as `cursor`; rows "
                               "inserted meanwhile never repeat or skip a row. Filters take "
@@ -110,6 +161,10 @@ PATHS: dict[str, dict[str, Op]] = {
                   responses={200: "groups", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/error-groups/{fingerprint}": {
+        "get": op("One group with its latest event in full (message, exception chain with "
+                  "stack frames, breadcrumbs, tags, request), its releases and the other "
+                  "errors of that event's trace", responses={200: "the group",
+                                                             404: "no such group"}),
         "patch": op("Set a group's status; its pending errors follow",
                     body={"type": "object", "required": ["status"], "properties": {
                         "status": {"enum": ["pending", "resolved", "ignored", "workaround"]},
@@ -123,7 +178,8 @@ PATHS: dict[str, dict[str, Op]] = {
     },
     "/api/monitoring/performance": {
         "get": op("Slowest checks and recoveries; average and p95 durations by check type "
-                  "and strategy", query={"since": "recoveries since (default 24h)"},
+                  "and strategy; SDK transactions per service and slow queries",
+                  query={"since": "recoveries since (default 24h)"},
                   responses={200: "timings", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/trends": {
@@ -298,7 +354,7 @@ def document() -> dict[str, Any]:
                 operation["parameters"] = [
                     {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                     for n in names] + operation.get("parameters", [])
-            if method != "get":
+            if method != "get" and operation["tags"] != ["sdk"]:  # SDKs use their DSN key
                 operation["security"] = [{"bearer": []}, {}]
             entry[method] = operation
         paths[path] = entry

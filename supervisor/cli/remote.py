@@ -152,6 +152,19 @@ def errors(api: Api, console: Console, since: str, service: str | None, limit: i
     return 0
 
 
+# -- dsn ------------------------------------------------------------------------------------
+def dsn(api: Api, console: Console, service: str, rotate: bool) -> int:
+    """The DSN alone on stdout, so that `SENTRY_DSN=$(soulfra-supervisor dsn api)` works."""
+    path = f"/api/monitoring/services/{quote(service, safe='')}/dsn"
+    code, body = api.post(path + "/rotate", {}) if rotate else api.get(path)
+    if code != 200:
+        Console(stderr=True, highlight=False).print(
+            f"[red]{escape(str(body.get('error', code)))}[/]")
+        return 1
+    console.print(body["dsn"], soft_wrap=True, markup=False)
+    return 0
+
+
 # -- recover --------------------------------------------------------------------------------
 def recover(api: Api, console: Console, service: str, action: str, force: bool,
             dry_run: bool, wait: bool, wait_timeout: float) -> int:
@@ -289,6 +302,10 @@ def add_parsers(sub: Any, with_settings: Any, fn: Any) -> None:
     r.add_argument("--dry-run", action="store_true", help="show the plan; do nothing")
     r.add_argument("--no-wait", action="store_true", help="do not wait for the outcome")
     r.add_argument("--wait-timeout", type=float, default=300, help="seconds (default 300)")
+    n = remote("dsn", "print a service's Sentry DSN (for sentry_sdk.init / Sentry.init)")
+    n.add_argument("service")
+    n.add_argument("--rotate", action="store_true",
+                   help="replace the service's key; the old one is refused from now on")
     e = remote("errors", "list stored errors")
     e.add_argument("--since", default="1h", help="30s, 15m, 1h, 7d or ISO-8601 (default 1h)")
     e.add_argument("--service", help="only this service")
@@ -309,6 +326,8 @@ def run_command(args: Any, settings: Any) -> int:
         if args.command == "recover":
             return recover(api, console, args.service, args.action, args.force, args.dry_run,
                            not args.no_wait, args.wait_timeout)
+        if args.command == "dsn":
+            return dsn(api, console, args.service, args.rotate)
         if args.command == "watch":
             return watch(api, console, args.types, args.service, args.count, args.json,
                          args.replay)

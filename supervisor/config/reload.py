@@ -265,7 +265,7 @@ class ConfigReloader:
     async def _store_error(self, message: str, problems: list[str], trigger: str) -> str | None:
         row = error_row(CONFIG_INVALID, None, message,
                         context={"file": str(self.path), "trigger": trigger,
-                                 "problems": problems})
+                                 "problems": problems}, source="config")
         try:
             await self.daemon.store.insert_error(row)
         except Exception:

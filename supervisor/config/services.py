@@ -30,6 +30,7 @@ from recovery_strategies.base import StrategyConfig
 from supervisor.alerts.config import alerts_model, channel_kinds
 from supervisor.clients.http import conflicting_credentials
 from supervisor.config.settings import Settings
+from supervisor.ingest.config import ErrorReportingConfig
 from supervisor.processes.spec import ProcessSpec
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -107,6 +108,9 @@ class ServiceConfigBase(_Model):
     systemd_unit: str | None = Field(None, alias="systemdUnit")
     max_attempts: int | None = Field(None, ge=1, le=100, alias="maxAttempts")
     backoff_multiplier: float | None = Field(None, ge=1, le=10, alias="backoffMultiplier")
+    error_reporting: ErrorReportingConfig | None = Field(
+        None, alias="errorReporting", description="The service's Sentry DSN (project id, "
+        "keys) and ingest budget; default: generated (docs/error-reporting.md).")
     startup_grace: float | None = Field(None, gt=0, alias="startupGrace",
                                         description="ms this service may take to start before "
                                                     "its failures count. Default: "
@@ -290,6 +294,22 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
                 if not SERVICE_NAME.match(name):
                     raise ValueError(f"service name {name!r} must match {SERVICE_NAME.pattern}")
             return services
+
+        @model_validator(mode="after")
+        def _reporting(self) -> ErrorMonitoring:
+            """A project id and a key belong to exactly one service."""
+            seen: dict[Any, str] = {}
+            for name, svc in self.services.items():
+                er = svc.error_reporting
+                if er is None:
+                    continue
+                for what in ([("projectId", er.project_id)] if er.project_id else []) + \
+                        [("keys", k) for k in er.keys]:
+                    if what in seen:
+                        raise ValueError(f"services.{name}.errorReporting.{what[0]}: "
+                                         f"{what[1]!r} is already {seen[what]}'s")
+                    seen[what] = name
+            return self
 
         @model_validator(mode="after")
         def _dependencies(self) -> ErrorMonitoring:

@@ -81,6 +81,27 @@ class Settings(BaseSettings):
     log_rotation: str = "50 MB"
     log_retention: str = "7 days"
 
+    # Errors the services report with Sentry SDKs or JSON (docs/error-reporting.md).
+    ingest_public_url: str | None = Field(None, description="Base URL services reach the "
+                                          "daemon at, for DSNs (default: the API's address).")
+    ingest_cors_origins: str = Field("", description="Comma-separated origins whose browser "
+                                     "SDKs may send errors ('*' for any).")
+    ingest_rate_limit: float = Field(50, gt=0, description="Events per second accepted per "
+                                     "service (sustained).")
+    ingest_burst: int = Field(500, ge=1, description="Events per service accepted at once "
+                              "above the rate.")
+    ingest_sample_first: int = Field(20, ge=1, description="Events of a group stored in full "
+                                     "before sampling; counts stay exact.")
+    ingest_sample_every_s: float = Field(10, gt=0, description="After those, one event of a "
+                                         "group stored every this many seconds.")
+    ingest_spike_per_minute: int = Field(100, ge=1, description="A service reporting this "
+                                         "many errors within a minute is alerted as a spike.")
+    ingest_slow_query_ms: float = Field(50, gt=0, description="Database spans of SDK "
+                                        "transactions at least this slow are slow queries.")
+    ingest_max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    ingest_max_decompressed_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    ingest_max_event_bytes: int = Field(1024 * 1024, ge=1024)
+
     # Lifecycle (docs/operations.md).
     config_poll_interval: float = Field(1.0, ge=0, description="Seconds between looks at "
                                         "services.json for changes; 0 turns watching off.")

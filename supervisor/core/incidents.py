@@ -39,16 +39,21 @@ def environment() -> dict[str, Any]:
 def error_row(c: Classification, service: str | None, message: str, *,
               correlation_id: str | None = None, check: str | None = None,
               context: dict[str, Any] | None = None, at: float | None = None,
-              env: dict[str, Any] | None = None) -> dict[str, Any]:
+              env: dict[str, Any] | None = None, source: str = "check",
+              scrubbed: bool = False) -> dict[str, Any]:
     """A redacted error row ready for the store: every path that stores an error builds it
-    here, so none can skip redaction."""
+    here, so none can skip redaction. `source` says where it came from: check, push (a
+    process exit, a missed heartbeat), daemon (its own failure), config, sdk or api.
+    `scrubbed`: the context already went through supervisor/ingest/scrub.py, which masks
+    everything `redact` does and more, so a second walk over a 50 KB event is spared."""
     now = at or time.time()
     ctx = {**(context or {}), "environment": env or environment()}
     ctx.setdefault("recoveries", [])
     return {"id": new_error_id(), "created_at": now, "updated_at": now, "type": c.type,
             "category": str(c.category), "level": str(c.level), "severity": str(c.severity),
             "service": service, "check_name": check, "message": redact_text(message),
-            "correlation_id": correlation_id, "context": redact(ctx)}
+            "correlation_id": correlation_id, "context": ctx if scrubbed else redact(ctx),
+            "source": source}
 
 
 def error_to_api(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
@@ -58,7 +63,8 @@ def error_to_api(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
            "recovered": bool(row["recovered"]), "recoveryTime": row["recovery_time_ms"],
            "category": row["category"], "level": row["level"], "status": row["status"],
            "check": row["check_name"], "correlationId": row["correlation_id"],
-           "fingerprint": row.get("fingerprint"),
+           "fingerprint": row.get("fingerprint"), "source": row.get("source") or "check",
+           "release": row.get("release"),
            "timestamp": round(row["created_at"] * 1000)}
     if full:
         out["context"] = row["context"]
@@ -104,7 +110,7 @@ class IncidentRecorder:
             await self._insert(service, event.correlation_id, RECOVERY_FAILED,
                                f"gave up: {d.get('reason', '')}", None,
                                {"reason": d.get("reason"), "recovery": d.get("recovery")},
-                               at=event.at)
+                               at=event.at, source="daemon")
         elif state.is_up and previous.is_down and event.correlation_id:
             await self._close(event.correlation_id, event.at, d.get("reason", ""))
 
@@ -114,7 +120,9 @@ class IncidentRecorder:
         c = classify(result, critical_service=bool(st and st.critical))
         message = result.message or f"{service} is {result.kind}"
         error_id = await self._insert(service, correlation_id, c, message, result.check,
-                                      {"result": result.to_dict()}, at=at)
+                                      {"result": result.to_dict()}, at=at,
+                                      source="push" if result.details.get("signal") == "push"
+                                      else "check")
         self._open.setdefault(correlation_id, error_id)
         while len(self._open) > 10_000:
             self._open.popitem(last=False)
@@ -122,9 +130,9 @@ class IncidentRecorder:
 
     async def _insert(self, service: str, correlation_id: str | None, c: Classification,
                       message: str, check: str | None, context: dict[str, Any],
-                      at: float | None = None) -> str:
+                      at: float | None = None, source: str = "check") -> str:
         row = error_row(c, service, message, correlation_id=correlation_id, check=check,
-                        context=context, at=at)
+                        context=context, at=at, source=source)
         await self.store.insert_error(row)
         error_id = str(row["id"])  # after the insert: a colliding id was replaced
         # For metrics (errors by category) and the event stream; no context: it can be large.

@@ -7,6 +7,7 @@ whose key is named like a secret.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -46,17 +47,29 @@ _GUARDS: list[tuple[str, ...]] = [
 ]
 
 
+# Every guard once: most strings (an error storm's, an SDK event's thousands) hold none of
+# them and leave at the first test (substring tests are far cheaper than a regex here).
+_ALL_GUARDS = tuple(sorted({n for g in _GUARDS for n in g}))
+
+
 def redact_text(text: str) -> str:
     lowered = text.lower()
+    if not any(n in lowered for n in _ALL_GUARDS):
+        return text
     for (pattern, replacement), needles in zip(_PATTERNS, _GUARDS, strict=True):
         if any(n in lowered for n in needles):
             text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # the same few keys come again and again
+def secret_key(key: str) -> bool:
+    return SECRET_KEY.search(key) is not None
+
+
 def redact(value: Any, _key: str | None = None) -> Any:
     """A copy of JSON-like data with secrets masked, by key name and inside strings."""
-    if _key is not None and SECRET_KEY.search(_key) and value not in (None, "", [], {}):
+    if _key is not None and secret_key(_key) and value not in (None, "", [], {}):
         if isinstance(value, (str, int, float)):
             return MASK
     if isinstance(value, str):

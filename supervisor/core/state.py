@@ -142,6 +142,7 @@ class StateTracker:
         if st is None or st.state is State.MAINTENANCE:
             return
         st.consecutive_failures = max(st.consecutive_failures, st.thresholds.errors)
+        result.details.setdefault("signal", "push")  # for the error's `source`
         st.last_results = [result]
         self._on_failure(st, result)
 

@@ -19,6 +19,7 @@ class Category(StrEnum):
     NETWORK_TIMEOUT = "NETWORK_TIMEOUT"
     CONNECTION_LOST = "CONNECTION_LOST"
     PROTOCOL_VIOLATION = "PROTOCOL_VIOLATION"
+    CONTENT_PARSE_ERROR = "CONTENT_PARSE_ERROR"
     DATABASE_ERROR = "DATABASE_ERROR"
     SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
     CONSTRAINT_VIOLATION = "CONSTRAINT_VIOLATION"
@@ -54,7 +55,8 @@ FAMILIES: dict[str, tuple[Category, ...]] = {
     "resources": (Category.DISK_EXHAUSTED, Category.MEMORY_EXHAUSTED,
                   Category.FILE_DESCRIPTORS_EXHAUSTED, Category.PERMISSION_DENIED),
     "extraction": (Category.EXTRACTION_FAILED, Category.AI_PROVIDER_ERROR),
-    "validation": (Category.VALIDATION_FAILED, Category.MALFORMED_REQUEST),
+    "validation": (Category.VALIDATION_FAILED, Category.MALFORMED_REQUEST,
+                   Category.CONTENT_PARSE_ERROR),
     "daemon": (Category.EVENT_LOOP_BLOCKED, Category.SCHEDULER_STALLED,
                Category.STORE_WRITE_FAILED, Category.INTERNAL_ERROR),
 }
@@ -334,6 +336,10 @@ def classify(result: CheckResult, *, critical_service: bool = False) -> Classifi
     code = d.get("errno")
     if better is None and isinstance(code, int):
         better = _BY_ERRNO.get(code)
+    category = d.get("category")  # a check that knows it (errors: the top reported group's)
+    if better is None and isinstance(category, str) and category in Category.__members__:
+        better = Classification(f"{result.check_type or 'service'}_reported",
+                                Category(category), Level.SERVICE, Severity.HIGH)
     if better is not None:
         c = better
     if critical_service and c.severity in (Severity.MEDIUM, Severity.HIGH):

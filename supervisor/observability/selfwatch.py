@@ -136,7 +136,8 @@ class SelfWatch:
             if exc is not None:
                 stack = stack or format_exc(exc)
                 context.setdefault("exception", f"{type(exc).__module__}.{type(exc).__name__}")
-            row = error_row(c, SELF, message, context={**context, "stack": stack})
+            row = error_row(c, SELF, message, context={**context, "stack": stack},
+                            source="daemon")
             self.store.submit_error(row)
             summary = {"id": row["id"], "type": row["type"], "category": row["category"],
                        "level": row["level"], "severity": row["severity"],

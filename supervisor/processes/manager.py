@@ -21,12 +21,15 @@ from supervisor.processes.pidfile import read_pid_file
 from supervisor.processes.spec import ProcessSpec
 
 ExitCallback = Callable[[str, int, int | None], None]
+StartCallback = Callable[[str, int], None]
 
 
 class ProcessManager:
-    def __init__(self, log_dir: Path, on_exit: ExitCallback) -> None:
+    def __init__(self, log_dir: Path, on_exit: ExitCallback,
+                 on_start: StartCallback | None = None) -> None:
         self.log_dir = log_dir
         self.on_exit = on_exit
+        self.on_start = on_start
         self._children: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._pidfds: dict[str, tuple[int, int]] = {}  # service -> (pid, fd)
@@ -67,6 +70,8 @@ class ProcessManager:
         self._watchers[service] = asyncio.create_task(self._watch_child(service, proc),
                                                       name=f"watch:{service}")
         logger.info("started {} as pid {} (log {})", service, proc.pid, log_path)
+        if self.on_start is not None:
+            self.on_start(service, proc.pid)
         return proc.pid
 
     async def _watch_child(self, service: str, proc: asyncio.subprocess.Process) -> None:

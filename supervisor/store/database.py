@@ -15,6 +15,8 @@ class Store(ErrorGroupTables, RecoveryTables, TransitionTables, Retention):
     def _write(self, kind: str, payload: Any) -> None:
         if kind == "error":
             self._write_error(payload)
+        elif kind == "error_seen":
+            self._write_error_seen(payload)
         elif kind == "error_update":
             self._write_error_update(payload)
         elif kind == "transition":

@@ -124,3 +124,12 @@ class ErrorGroupTables(ErrorTables):
                                     (fp,)).fetchone()
             return dict(row) if row is not None else None
         return await self._in_thread(q)
+
+    async def group_releases(self, fp: str) -> list[dict[str, Any]]:
+        """The group's counts per release, newest first."""
+        def q() -> list[dict[str, Any]]:
+            rows = self.conn.execute("SELECT release, count, first_seen, last_seen FROM "
+                                     "error_group_releases WHERE fingerprint = ? ORDER BY "
+                                     "last_seen DESC LIMIT 50", (fp,)).fetchall()
+            return [dict(r) for r in rows]
+        return await self._in_thread(q)

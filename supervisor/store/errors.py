@@ -30,7 +30,7 @@ ON CONFLICT(fingerprint) DO UPDATE SET
     count = count + excluded.count,
     last_seen = MAX(last_seen, excluded.last_seen),
     first_seen = MIN(first_seen, excluded.first_seen),
-    last_error_id = excluded.last_error_id,
+    last_error_id = COALESCE(excluded.last_error_id, last_error_id),
     severity = excluded.severity,
     regressed = CASE WHEN status = 'resolved' THEN 1 ELSE regressed END,
     regressed_at = CASE WHEN status = 'resolved' THEN excluded.last_seen ELSE regressed_at END,
@@ -40,6 +40,13 @@ ON CONFLICT(fingerprint) DO UPDATE SET
 _HOURLY_UPSERT = """
 INSERT INTO error_hourly (hour, service, category, severity, count) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT(hour, service, category, severity) DO UPDATE SET count = count + excluded.count
+"""
+_RELEASE_UPSERT = """
+INSERT INTO error_group_releases (fingerprint, release, count, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT(fingerprint, release) DO UPDATE SET count = count + excluded.count,
+    first_seen = MIN(first_seen, excluded.first_seen),
+    last_seen = MAX(last_seen, excluded.last_seen)
 """
 
 
@@ -54,12 +61,15 @@ class ErrorTables(StoreConnection):
         super()._begin_batch()
         self._groups: dict[str, list[Any]] = {}
         self._hourly: Counter[tuple[float, str, str, str]] = Counter()
+        self._releases: dict[tuple[str, str], list[Any]] = {}
 
     def _end_batch(self) -> None:
         if self._groups:
             self.conn.executemany(_GROUP_UPSERT, list(self._groups.values()))
         if self._hourly:
             self.conn.executemany(_HOURLY_UPSERT, [(*k, n) for k, n in self._hourly.items()])
+        if self._releases:
+            self.conn.executemany(_RELEASE_UPSERT, list(self._releases.values()))
         super()._end_batch()
 
     def _write_error(self, payload: dict[str, Any]) -> None:
@@ -68,7 +78,11 @@ class ErrorTables(StoreConnection):
             payload["fingerprint"] = fingerprint(payload.get("service"), payload["category"],
                                                  payload["message"])
         self._insert("errors", payload, ERROR_JSON)
-        self._fold(payload, self._groups, self._hourly)
+        self._fold(payload, self._groups, self._hourly, self._releases)
+
+    def _write_error_seen(self, payload: dict[str, Any]) -> None:
+        """A sampled-out reported error: counted in its group and hour, no row of its own."""
+        self._fold(payload, self._groups, self._hourly, self._releases)
 
     def _write_error_update(self, payload: tuple[str, dict[str, Any]]) -> None:
         self._update("errors", payload[0], payload[1], ERROR_JSON)
@@ -90,19 +104,28 @@ class ErrorTables(StoreConnection):
 
     @staticmethod
     def _fold(row: dict[str, Any], groups: dict[str, list[Any]],
-              hourly: Counter[tuple[float, str, str, str]]) -> None:
+              hourly: Counter[tuple[float, str, str, str]],
+              releases: dict[tuple[str, str], list[Any]]) -> None:
         fp, at = row["fingerprint"], row["created_at"]
         if fp is None:
             return
         g = groups.get(fp)
         if g is None:
             groups[fp] = [fp, row.get("service"), row["category"], row["type"], row["level"],
-                          row["severity"], row["message"][:500], 1, at, at, row["id"]]
+                          row["severity"], row["message"][:500], 1, at, at, row.get("id")]
         else:
             g[7] += 1
             g[8] = min(g[8], at)
             if at >= g[9]:
-                g[9], g[10], g[5] = at, row["id"], row["severity"]
+                g[9], g[5] = at, row["severity"]
+                g[10] = row.get("id") or g[10]
+        if row.get("release"):
+            r = releases.get((fp, row["release"]))
+            if r is None:
+                releases[(fp, row["release"])] = [fp, row["release"], 1, at, at]
+            else:
+                r[2] += 1
+                r[3], r[4] = min(r[3], at), max(r[4], at)
         hourly[(hour_of(at), row.get("service") or "", row["category"], row["severity"])] += 1
 
     # -- errors -----------------------------------------------------------------------------
@@ -113,6 +136,10 @@ class ErrorTables(StoreConnection):
     def submit_error(self, row: dict[str, Any]) -> bool:
         """Store an error without waiting; False when the queue was full and it was dropped."""
         return self.writes.submit(("error", row))
+
+    def submit_seen(self, row: dict[str, Any]) -> bool:
+        """Count an error in its group and hourly summary without storing its row (sampling)."""
+        return self.writes.submit(("error_seen", row))
 
     async def update_error(self, error_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -136,7 +163,7 @@ class ErrorTables(StoreConnection):
         """WHERE clause for error filters; list values mean any of them."""
         sql, args = "1=1", []
         for col in ("service", "severity", "category", "status", "level", "type",
-                    "fingerprint", "correlation_id"):
+                    "fingerprint", "correlation_id", "source"):
             value = filters.get(col)
             if value is None or value == []:
                 continue

@@ -162,6 +162,32 @@ MIGRATIONS: list[str] = [
         deleted_at REAL
     );
     """,
+    # 5: errors the services report themselves (supervisor/ingest/): where an error came
+    # from, its release and the group's counts per release; the SDK projects and their keys
+    """
+    ALTER TABLE errors ADD COLUMN source TEXT NOT NULL DEFAULT 'check';
+    ALTER TABLE errors ADD COLUMN release TEXT;
+    CREATE INDEX errors_source ON errors(source, created_at);
+    CREATE TABLE error_group_releases (
+        fingerprint TEXT NOT NULL,
+        release TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (fingerprint, release)
+    );
+    CREATE TABLE ingest_projects (
+        service TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE ingest_keys (
+        key TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    """,
 ]
 
 

@@ -23,6 +23,9 @@ class Retention(StoreConnection):
                              "error_hourly WHERE hour < ? LIMIT ?)", hour_of(summary_before)),
             ("error_groups", "DELETE FROM error_groups WHERE rowid IN (SELECT rowid FROM "
                              "error_groups WHERE last_seen < ? LIMIT ?)", summary_before),
+            ("error_group_releases", "DELETE FROM error_group_releases WHERE rowid IN (SELECT "
+                                     "rowid FROM error_group_releases WHERE last_seen < ? "
+                                     "LIMIT ?)", summary_before),
             # a service's last transition before the cut is kept: it is its starting state
             ("transitions", "DELETE FROM transitions WHERE id IN (SELECT id FROM transitions "
                             "WHERE at < ? AND id NOT IN (SELECT MAX(id) FROM transitions "

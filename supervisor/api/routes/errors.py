@@ -20,6 +20,7 @@ from supervisor.store.database import Store
 from supervisor.store.errors import STATUSES
 
 routes = web.RouteTableDef()
+SOURCES = ("check", "push", "sdk", "api", "daemon", "config")
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
@@ -67,6 +68,7 @@ def error_filters(q: Any) -> dict[str, Any]:
         "type": [t.strip() for t in q.get("type", "").split(",") if t.strip()] or None,
         "fingerprint": q.get("fingerprint") or None,
         "correlation_id": q.get("correlationId") or None,
+        "source": parse_choice("source", q.get("source"), SOURCES),
     }
 
 
@@ -160,6 +162,35 @@ async def list_groups(request: web.Request) -> web.Response:
         regressed=regressed if isinstance(regressed, bool) else None, since=since,
         limit=limit, sort=sort)
     return web.json_response({"groups": [group_to_api(g) for g in groups]})
+
+
+@routes.get("/api/monitoring/error-groups/{fingerprint}")
+async def get_group(request: web.Request) -> web.Response:
+    """One group with its latest stored event in full (message, exception chain with frames,
+    breadcrumbs, tags, request), its releases, and the other errors of that event's trace."""
+    store = request.app[DAEMON].store
+    fp = request.match_info["fingerprint"]
+    g = await store.get_group(fp)
+    if g is None:
+        return json_error(404, f"no error group {fp!r}")
+    latest = await store.get_error(g["last_error_id"]) if g["last_error_id"] else None
+    related: list[dict[str, Any]] = []
+    if latest is not None and latest.get("source") in ("sdk", "api") and \
+            latest.get("correlation_id"):
+        related = [error_to_api(r) for r in
+                   await store.errors_for_incident(latest["correlation_id"])
+                   if r["id"] != latest["id"]][:50]
+    return web.json_response({
+        **group_to_api(g),
+        "latestEvent": error_to_api(latest, full=True) if latest is not None else None,
+        "releases": [{"release": r["release"], "count": r["count"],
+                      "firstSeen": round(r["first_seen"] * 1000),
+                      "lastSeen": round(r["last_seen"] * 1000)}
+                     for r in await store.group_releases(fp)],
+        "trace": {"id": latest.get("correlation_id") if latest else None,
+                  "services": sorted({r["service"] for r in related if r["service"]}),
+                  "errors": related},
+    })
 
 
 @routes.patch("/api/monitoring/error-groups/{fingerprint}")

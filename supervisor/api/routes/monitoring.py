@@ -51,7 +51,8 @@ async def performance(request: web.Request) -> web.Response:
         return exc.response()
     rows = await daemon.store.list_recoveries(since, limit=10_000)
     return web.json_response({"checks": daemon.monitoring.checks.to_dict(),
-                              "recoveries": recovery_performance(rows)})
+                              "recoveries": recovery_performance(rows),
+                              "transactions": daemon.ingest.transactions.to_dict()})
 
 
 @routes.get("/api/monitoring/trends")
