@@ -163,7 +163,8 @@ class Daemon:
         self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
                          svc.critical)
         self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
-                                          build_checks(name, svc, self.check_env)), start=start)
+                                          build_checks(name, svc, self.check_env),
+                                          critical=svc.critical), start=start)
 
     def status_line(self) -> str:
         return status_line(self.tracker.services.values(), f"API {self.api_url}")

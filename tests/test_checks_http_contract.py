@@ -34,6 +34,16 @@ def make(check_env):
     return build
 
 
+@pytest.fixture(params=["lean", "aiohttp"])
+def make_on(request, make):
+    """Plain-http tests run on both paths: the lean probe and aiohttp."""
+    def build(**cfg):
+        check = make(client="auto" if request.param == "lean" else "aiohttp", **cfg)
+        assert check.client == request.param
+        return check
+    return build
+
+
 async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None):
     runner = web.AppRunner(app)
     await runner.setup()
@@ -43,7 +53,7 @@ async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
     return runner, port
 
 
-async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation(make):
+async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation(make_on):
     body = {"status": "ok", "queue": {"depth": 3}, "version": "1.2"}
 
     async def health(_: web.Request) -> web.Response:
@@ -53,9 +63,9 @@ async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation
     app.router.add_get("/health", health)
     runner, port = await _serve(app)
     url = f"http://127.0.0.1:{port}/health"
-    check = make(url=url, schema=SCHEMA, expectHeaders={"X-Service": r"^api/"},
-                 expect=[{"path": "$.queue.depth", "max": 10}, {"path": "status",
-                                                                "matches": "^(ok|busy)$"}])
+    check = make_on(url=url, schema=SCHEMA, expectHeaders={"X-Service": r"^api/"},
+                    expect=[{"path": "$.queue.depth", "max": 10},
+                            {"path": "status", "matches": "^(ok|busy)$"}])
     try:
         r = await check.run()
         assert r.kind is CheckKind.HEALTHY, r
@@ -80,9 +90,10 @@ async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation
         assert r.kind is CheckKind.UNHEALTHY and "$.queue.depth = 50 is above 10" in r.message
         body["queue"] = {"depth": 1}
         assert (await check.run()).kind is CheckKind.HEALTHY
-        r = await make(url=url, expectHeaders={"X-Service": r"^billing/"}).run()
+        r = await make_on(url=url, expectHeaders={"X-Service": r"^billing/"}).run()
         assert r.kind is CheckKind.UNHEALTHY and "X-Service" in r.message
-        r = await make(url=url, expect=[{"path": "$.status", "equals": "busy"}]).run()
+        r = await make_on(url=url,
+                          expect=[{"path": "$.status", "equals": "busy"}]).run()
         assert r.kind is CheckKind.UNHEALTHY and 'expected "busy"' in r.message
     finally:
         await runner.cleanup()

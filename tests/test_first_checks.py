@@ -24,6 +24,16 @@ def make(check_env):
     return build
 
 
+@pytest.fixture(params=["lean", "aiohttp"])
+def make_http(request, make):
+    """Each http test runs on both paths: the lean probe and aiohttp."""
+    def build(**cfg):
+        check = make("http", client="auto" if request.param == "lean" else "aiohttp", **cfg)
+        assert check.client == request.param  # the path under test is the one that runs
+        return check
+    return build
+
+
 @pytest.fixture
 def demo():
     port = free_port()
@@ -33,28 +43,29 @@ def demo():
     kill_tree(proc.pid)
 
 
-async def test_http_healthy_degraded_unhealthy_stalled(demo, make):
+async def test_http_healthy_degraded_unhealthy_stalled(demo, make_http):
     port, proc = demo
     url = f"http://127.0.0.1:{port}"
-    r = await make("http", url=url + "/health", timeout=2000).run()
+    r = await make_http(url=url + "/health", timeout=2000).run()
     assert r.kind is CheckKind.HEALTHY and r.details["status"] == 200 and r.latency_ms > 0
-    r = await make("http", url=url + "/slow?ms=300", timeout=2000, degradedAfter=100).run()
+    r = await make_http(url=url + "/slow?ms=300", timeout=2000,
+                        degradedAfter=100).run()
     assert r.kind is CheckKind.DEGRADED and r.latency_ms >= 300
     http("POST", url + "/fail")
-    r = await make("http", url=url + "/health", timeout=2000).run()
+    r = await make_http(url=url + "/health", timeout=2000).run()
     assert r.kind is CheckKind.UNHEALTHY and "500" in r.message
     http("POST", url + "/heal")
     os.kill(proc.pid, signal.SIGSTOP)
     try:
-        r = await make("http", url=url + "/health", timeout=500).run()
+        r = await make_http(url=url + "/health", timeout=500).run()
         assert r.kind is CheckKind.STALLED and 450 <= r.latency_ms < 1500
     finally:
         os.kill(proc.pid, signal.SIGCONT)
 
 
-async def test_http_and_tcp_refused_when_nothing_listens(make):
+async def test_http_and_tcp_refused_when_nothing_listens(make, make_http):
     port = free_port()
-    r = await make("http", url=f"http://127.0.0.1:{port}/health").run()
+    r = await make_http(url=f"http://127.0.0.1:{port}/health").run()
     assert r.kind is CheckKind.REFUSED and "refused" in r.message
     r = await make("tcp", port=port).run()
     assert r.kind is CheckKind.REFUSED

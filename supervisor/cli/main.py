@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
 from pydantic import ValidationError
 
 from supervisor import __version__
@@ -46,12 +48,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
     try:
+        factory = _loop_factory(settings.event_loop)
         daemon = Daemon(settings, api=create_app)
-    except (ConfigError, UnsafeSetup) as exc:
+    except (ConfigError, UnsafeSetup, ImportError) as exc:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
-    asyncio.run(daemon.run())
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(daemon.run())
     return 0
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when asked or (auto) when installed; asyncio's own loop otherwise."""
+    if choice == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ImportError("SOULFRA_EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        return asyncio.new_event_loop
+    logger.debug("event loop: uvloop {}", uvloop.__version__)
+    return uvloop.new_event_loop
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -42,6 +42,9 @@ class ServiceRuntime:
     last_run: float = 0.0  # monotonic
     runs: int = 0
     loop_started: float = 0.0  # monotonic; when its scheduling loop began
+    critical: bool = False  # never stretched by the overhead budget
+    # The timer its loop sleeps on; resolved early (True) when a check asks to run now.
+    waiter: asyncio.Future[bool] | None = None
 
 
 class Scheduler:
@@ -53,9 +56,14 @@ class Scheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.last_tick = time.monotonic()  # progress marker for watchdogs
         self.on_check: Callable[[str, CheckResult], None] | None = None
+        # Intervals of non-critical services are multiplied by this (the overhead budget,
+        # supervisor/observability/overhead.py, sets it; 1.0 = as configured).
+        self.stretch = 1.0
 
     def add(self, runtime: ServiceRuntime, start: bool = True) -> None:
         self.services[runtime.name] = runtime
+        for check in runtime.checks:
+            check.on_trouble = lambda why, name=runtime.name: self.check_soon(name, why)
         if start:
             self._start(runtime)
 
@@ -118,15 +126,41 @@ class Scheduler:
         while next_at <= time.monotonic():
             next_at += rt.interval_s
         while True:
-            now = time.monotonic()
-            if next_at > now:
-                await asyncio.sleep(next_at - now)
+            if await self._sleep_until(rt, next_at):
+                await self.run_service(rt.name)  # woken: a check saw trouble; keep the phase
+                continue
             factor = SLOW_PROBE_FACTOR if self._state(rt.name) is State.GAVE_UP else 1
-            next_at += rt.interval_s * factor
+            step = self.interval_of(rt)
+            next_at += step * factor
             if next_at < time.monotonic():  # fell behind (a long check): skip, keep the phase
                 behind = time.monotonic() - next_at
-                next_at += (behind // rt.interval_s + 1) * rt.interval_s
+                next_at += (behind // step + 1) * step
             await self.run_service(rt.name)
+
+    def interval_of(self, rt: ServiceRuntime) -> float:
+        """The interval it runs at now: configured, or stretched by the overhead budget."""
+        return rt.interval_s if rt.critical else rt.interval_s * self.stretch
+
+    def check_soon(self, name: str, why: str) -> None:
+        """Run a service's checks now rather than at its next turn (a check saw trouble)."""
+        rt = self.services.get(name)
+        if rt is not None and rt.waiter is not None and not rt.waiter.done():
+            logger.debug("{}: checking now: {}", name, why)
+            rt.waiter.set_result(True)
+
+    async def _sleep_until(self, rt: ServiceRuntime, when: float) -> bool:
+        """Sleep until `when` (monotonic); True if woken early by check_soon."""
+        delay = when - time.monotonic()
+        if delay <= 0:
+            return False
+        loop = asyncio.get_running_loop()
+        rt.waiter = waiter = loop.create_future()
+        timer = loop.call_later(delay, _resolve, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            rt.waiter = None
 
     def _state(self, name: str) -> State | None:
         st = self.tracker.services.get(name)
@@ -167,6 +201,11 @@ class Scheduler:
         if self.on_check is not None:
             self.on_check(rt.name, result)
         return result
+
+
+def _resolve(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 def add_check_hook(scheduler: Scheduler, hook: Callable[[str, CheckResult], None]) -> None:

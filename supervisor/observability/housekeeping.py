@@ -137,6 +137,8 @@ class Monitoring:
         out["tasks"] = len(asyncio.all_tasks())
         out["services"] = len(d.tracker.services)
         out["apiUrl"] = d.api_url
+        # "uvloop" or "asyncio" (SOULFRA_EVENT_LOOP)
+        out["eventLoop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
         return out
 
     async def _errors_status(self) -> dict[str, Any]:
