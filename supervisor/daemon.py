@@ -79,6 +79,7 @@ class Daemon:
         # GET /api/monitoring/status: every part adds its own section with status.register()
         self.status = StatusBoard()
         self.monitoring = Monitoring(self)
+        self.metrics.track_overhead(self.monitoring.overhead.to_dict)
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)

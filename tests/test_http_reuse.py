@@ -17,9 +17,9 @@ import pytest
 import health_checks
 from health_checks.base import CheckKind
 from supervisor.clients.http_probe import FRESH_EVERY
-from supervisor.events import EventBus
-from supervisor.scheduler import Scheduler, ServiceRuntime
-from supervisor.state import State, StateTracker, Thresholds
+from supervisor.core.events import EventBus
+from supervisor.core.scheduler import Scheduler, ServiceRuntime
+from supervisor.core.state import State, StateTracker, Thresholds
 from tests.helpers import free_port, http, kill_tree, wait_for
 
 SERVER = Path(__file__).resolve().parent / "keepalive_server.py"

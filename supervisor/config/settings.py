@@ -29,8 +29,10 @@ class Settings(BaseSettings):
     error_webhook_kind: Literal["auto", "slack", "discord", "webhook"] = Field(
         "auto", validation_alias=_env("ERROR_WEBHOOK_KIND"),
         description="Format for ERROR_WEBHOOK_URL; auto infers it from the URL.")
-    monitoring_overhead_limit: float = Field(5, gt=0,
-                                             validation_alias=_env("MONITORING_OVERHEAD_LIMIT"))
+    monitoring_overhead_limit: float = Field(
+        5, gt=0, validation_alias=_env("MONITORING_OVERHEAD_LIMIT"),
+        description="Percent of one core the daemon may use; over it, the intervals of "
+                    "non-critical services are stretched (docs/operations.md).")
     error_retention_days: int = Field(7, ge=1, validation_alias=_env("ERROR_RETENTION_DAYS"))
     health_report_frequency: float = Field(3600000, gt=0,
                                            validation_alias=_env("HEALTH_REPORT_FREQUENCY"))
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
                                          description="Event-loop lag reported as an error.")
     scheduler_stall_grace_s: float = Field(10, ge=0, description="Slack before a scheduler "
                                            "without progress is reported.")
+    overhead_sample_s: float = Field(5.0, gt=0, description="Seconds between readings of the "
+                                     "daemon's CPU share for MONITORING_OVERHEAD_LIMIT.")
     store_max_pending: int = Field(10_000, ge=100,
                                    description="Errors queued for the store before shedding.")
     fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")

@@ -110,7 +110,7 @@ class Scheduler:
                 continue
             factor = SLOW_PROBE_FACTOR if self._state(name) is State.GAVE_UP else 1
             timeout = max((c.config.timeout_s for c in rt.checks), default=0.0)
-            allowed = rt.interval_s * factor + timeout + OVERRUN_GRACE_S + slack_s
+            allowed = self.interval_of(rt) * factor + timeout + OVERRUN_GRACE_S + slack_s
             if task.done() or now - max(rt.last_run, rt.loop_started) > allowed:
                 late.append(name)
         return late
