@@ -175,8 +175,10 @@ class Soulfra(Peer):
             "baseUrl": f"http://127.0.0.1:{port}", "healthCheckPath": f"/p{i}",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
             "errorThreshold": 1, "autoRestart": False, **self._reuse()} for i in range(paths)}
-        # Alert-only, like Monit's "then alert": no recovery runs for the hung paths.
-        self._run(self._config(services), {"AUTO_RECOVERY_ENABLED": "false"},
+        # Alert-only, like Monit's "then alert": no recovery runs for the hung paths. No
+        # overhead budget (Monit has none): the scenario measures what the checks cost.
+        self._run(self._config(services), {"AUTO_RECOVERY_ENABLED": "false",
+                                           "MONITORING_OVERHEAD_LIMIT": "400"},
                   120 + paths / 50)
 
 
@@ -285,7 +287,10 @@ LIMITS: dict[str, list[str]] = {
     ],
     "soulfra-supervisor": [
         "Scale scenarios run with AUTO_RECOVERY_ENABLED=false (alert-only, like Monit's "
-        "`then alert`). Because the scenarios fault the same service again after ~6 s of "
+        "`then alert`) and MONITORING_OVERHEAD_LIMIT=400 (no budget: otherwise the daemon "
+        "would stretch the intervals it is measured at). `soulfra-reuse` is the same daemon "
+        "keeping each check's connection (reuseConnection, scale scenarios only); "
+        "`soulfra-supervisor` opens a fresh one per check, as Monit does. Because the scenarios fault the same service again after ~6 s of "
         "health, flapMaxRecoveries is raised to 1000 and resetAfter lowered to 3 s: each fault "
         "is repaired as a first fault (by default, recoveries within 5 min of each other wait "
         "1 s, 2 s, 4 s, ... first, to back off a crash loop).",

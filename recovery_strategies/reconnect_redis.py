@@ -12,7 +12,6 @@ from typing import ClassVar, Literal
 
 import aiohttp
 from pydantic import Field
-from redis.exceptions import RedisError
 
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
@@ -61,6 +60,8 @@ class ReconnectRedis(RecoveryStrategy):
             closed = await ctx.redis.reset(c.url)
             lines.append(f"dropped shared clients: {', '.join(closed) or 'none'}")
             if c.url:
+                from redis.exceptions import RedisError  # loaded by ctx.redis already
+
                 try:
                     async with asyncio.timeout(c.timeout / 1000):
                         await ctx.redis.get(c.url).ping()
