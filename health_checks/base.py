@@ -33,7 +33,7 @@ class CheckEnv:
 class CheckConfig(BaseModel):
     """Fields every check accepts. Subclasses add `type: Literal[...]` and their own fields."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     name: str | None = Field(default=None, description="Name of this check within its service.")
     timeout: float = Field(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar, Literal
 
-import aiohttp
 from pydantic import Field
 
 from recovery_strategies import registry
@@ -71,6 +70,8 @@ class ReconnectRedis(RecoveryStrategy):
                                    output="\n".join(lines))
                 lines.append(f"PING {redact_text(c.url)}: PONG")
         if c.hook_url:
+            import aiohttp
+
             try:
                 status, text = await call_hook(ctx.http, c.hook_method, c.hook_url, {},
                                                {"service": self.service,
