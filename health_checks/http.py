@@ -202,6 +202,7 @@ class HttpCheck(HealthCheck):
             cfg.url or "", cfg.method, cfg.headers, where, read_body=cfg.reads_body,
             reuse=cfg.reuse_connection, on_lost=self._connection_lost)
         self._verifying_loss = False
+        self._https = urlsplit(cfg.url or "").scheme == "https"
 
     @property
     def client(self) -> str:
@@ -275,7 +276,7 @@ class HttpCheck(HealthCheck):
             problem = self._judge_body(answer.body, latency, status)
             if problem is not None:
                 return problem
-        expiry = await self._tls_days_left()
+        expiry = await self._tls_days_left() if self._https else None
         details: dict[str, Any] = {"status": status}
         if expiry is not None:
             details["tlsDaysLeft"] = round(expiry, 1)

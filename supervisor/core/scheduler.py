@@ -172,7 +172,10 @@ class Scheduler:
         if rt is None:
             return []
         async with rt.lock:
-            results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
+            if len(rt.checks) == 1:  # most services: no task per check just to gather one
+                results = [await self._run_check(rt, rt.checks[0])]
+            else:
+                results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
             rt.last_run = self.last_tick = time.monotonic()
             rt.runs += 1
             self.tracker.record(name, list(results))
@@ -196,8 +199,10 @@ class Scheduler:
                                       traceback=traceback.format_exc(limit=5))
         # A result's message often quotes the URL it tried: mask secrets once, here, before
         # the state, the bus, the store and the API ever hold it.
-        result.message = redact_text(result.message)
-        result.details = redact(result.details)
+        if result.message:
+            result.message = redact_text(result.message)
+        if result.details:
+            result.details = redact(result.details)
         if self.on_check is not None:
             self.on_check(rt.name, result)
         return result
