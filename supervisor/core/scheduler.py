@@ -1,7 +1,8 @@
 """Runs every service's checks on its interval.
 
 One task per service, sleeping to a deadline from a random starting phase (so that many
-services do not fire together, and lateness does not accumulate). A global semaphore bounds
+services do not fire together, and lateness does not accumulate); the deadlines are rounded up
+to a 50 ms grid so that the checks due together share a wake-up of the loop. A global semaphore bounds
 the checks in flight; a check never overlaps itself; a hung check only ever holds its own slot
 until its timeout, so it never delays another service.
 """
@@ -9,6 +10,7 @@ until its timeout, so it never delays another service.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import traceback
@@ -31,6 +33,8 @@ FIRST_CHECK_WITHIN_S = 2.0
 # ...but no faster than this many first checks per second: 10,000 services starting within
 # 2 s made the loop too busy to read answers in time, and healthy services timed out.
 FIRST_ROUND_RATE = 300.0
+# Checks wake on a grid of this many seconds (a twentieth of the interval when that is less).
+WAKE_SLOT_S = 0.05
 
 
 @dataclass
@@ -153,6 +157,11 @@ class Scheduler:
         delay = when - time.monotonic()
         if delay <= 0:
             return False
+        # Wake on a grid: checks due within the same slot start in one loop iteration, which
+        # shares its wake-up and polling among them (a third less CPU per check at 200
+        # checks/s, docs/benchmarks.md). A wake is at most one slot late.
+        slot = min(WAKE_SLOT_S, rt.interval_s / 20)
+        delay = math.ceil(when / slot) * slot - time.monotonic()
         loop = asyncio.get_running_loop()
         rt.waiter = waiter = loop.create_future()
         timer = loop.call_later(delay, _resolve, waiter)
