@@ -2,9 +2,9 @@
 
 One task per service, sleeping to a deadline from a random starting phase (so that many
 services do not fire together, and lateness does not accumulate); the deadlines are rounded up
-to a 50 ms grid so that the checks due together share a wake-up of the loop. A global semaphore bounds
-the checks in flight; a check never overlaps itself; a hung check only ever holds its own slot
-until its timeout, so it never delays another service.
+to a 50 ms grid so that the checks due together share a wake-up of the loop. A global
+semaphore bounds the checks in flight; a check never overlaps itself; a hung check only ever
+holds its own slot until its timeout, so it never delays another service.
 """
 
 from __future__ import annotations
