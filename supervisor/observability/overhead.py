@@ -18,9 +18,9 @@ from typing import Any
 
 from loguru import logger
 
-from supervisor.core.taxonomy import OVERHEAD_EXCEEDED
 from supervisor.core.events import EventBus
 from supervisor.core.scheduler import Scheduler
+from supervisor.core.taxonomy import OVERHEAD_EXCEEDED
 
 SAMPLE_S = 5.0
 MAX_STRETCH = 20.0  # beyond this the checks would say too little; the status says so
