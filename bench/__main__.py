@@ -63,6 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the run's logs and configs")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="run soulfra-supervisor under cProfile; .prof files go to DIR")
+    p.add_argument("--soulfra-root", type=Path, metavar="DIR",
+                   help="run soulfra-supervisor from this checkout (e.g. a worktree of an "
+                        "older commit, for a before/after); its Python deps must be installed")
     p.add_argument("--report-only", type=Path, metavar="RESULTS_JSON",
                    help="regenerate the report from a results file; run nothing")
     p.add_argument("--merge", type=Path, action="append", default=[], metavar="RESULTS_JSON",
@@ -137,12 +140,16 @@ class Run:
         for kind in faults.KINDS:
             if kind in a.scenarios:
                 for name in a.peers:
+                    if PEERS[name].scale_only:
+                        continue
                     self.record(kind, name, None, lambda k=kind, n=name: faults.run(
                         k, PEERS[n], self.reaper, self.workdir / f"{k}-{n}", self.checks(),
                         a.repeat, a.bound))
         if "idle" in a.scenarios:
             for count, interval in a.idle:
                 for name in a.peers:
+                    if PEERS[name].scale_only:
+                        continue
                     # two intervals at least, for a peer that checks at all
                     polls = PEERS[name].polls_http
                     window = max(a.idle_window, 2 * interval) if polls else a.idle_window
@@ -201,6 +208,8 @@ def main(argv: list[str]) -> int:
         return 2
     if args.profile:
         Soulfra.profile_dir = args.profile.resolve()
+    if args.soulfra_root:
+        Soulfra.root = args.soulfra_root.resolve()
     run = Run(args, argv)
     become_subreaper(run.reaper.own_pids)
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -58,6 +58,7 @@ class Peer:
     name: ClassVar[str]
     version: ClassVar[str] = ""
     polls_http: ClassVar[bool] = True  # can it notice a hang or an HTTP 500 at all?
+    scale_only: ClassVar[bool] = False  # a variant that differs only in the scale scenarios
 
     def __init__(self, reaper: Reaper, workdir: Path) -> None:
         self.reaper = reaper
@@ -107,6 +108,10 @@ class Soulfra(Peer):
     # When set (bench/run --profile DIR), the daemon runs under cProfile and leaves a .prof
     # file there per run, to see where its CPU goes (python -m pstats FILE).
     profile_dir: ClassVar[Path | None] = None
+    # Fresh connection per check, as Monit does; SoulfraReuse keeps them (Envoy's default).
+    reuse: ClassVar[bool] = False
+    # The checkout the daemon runs from (bench/run --soulfra-root: an older commit).
+    root: ClassVar[Path] = ROOT
 
     def _config(self, services: dict[str, object]) -> Path:
         cfg = {"errorMonitoring": {"services": services, "recovery": {
@@ -118,6 +123,10 @@ class Soulfra(Peer):
         path = self.workdir / "services.json"
         path.write_text(json.dumps(cfg, indent=1))
         return path
+
+    def _reuse(self) -> dict[str, bool]:
+        # An older checkout (--soulfra-root) knows no reuseConnection: it always checks fresh.
+        return {"reuseConnection": self.reuse} if self.root == ROOT or self.reuse else {}
 
     def down_services(self) -> int | None:
         """How many services the daemon holds for down now (false alarms, in a scale run)."""
@@ -138,9 +147,10 @@ class Soulfra(Peer):
         if self.profile_dir is not None:
             self.profile_dir.mkdir(parents=True, exist_ok=True)
             prof = ["-m", "cProfile", "-o", str(self.profile_dir / f"{self.workdir.name}.prof")]
-        self._spawn([sys.executable, *prof, "-m", "supervisor", "run", "--config", str(config),
-                     "--port", str(port), "--data-dir", str(data)],
-                    env={**os.environ, "SOULFRA_LOG_FORMAT": "json", **env})
+        self.proc = self.reaper.spawn(
+            [sys.executable, *prof, "-m", "supervisor", "run", "--config", str(config),
+             "--port", str(port), "--data-dir", str(data)], self.workdir / f"{self.name}.log",
+            env={**os.environ, "SOULFRA_LOG_FORMAT": "json", **env}, cwd=self.root)
         api = f"http://127.0.0.1:{port}/api/monitoring/health"
         self.api = api
         assert self.proc is not None
@@ -155,7 +165,7 @@ class Soulfra(Peer):
         services = {t.name: {
             "port": t.port, "healthCheckPath": "/health",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
-            "errorThreshold": 1, "successThreshold": 1, "autoRestart": True,
+            "errorThreshold": 1, "successThreshold": 1, "autoRestart": True, **self._reuse(),
             "restart": {"command": t.argv(), "pidFile": str(t.pid_file), "autoStart": True,
                         "stopOnExit": True, "stopTimeout": 2000}} for t in targets}
         self._run(self._config(services), {}, 60 + len(targets))
@@ -164,10 +174,20 @@ class Soulfra(Peer):
         services = {f"p{i}": {
             "baseUrl": f"http://127.0.0.1:{port}", "healthCheckPath": f"/p{i}",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
-            "errorThreshold": 1, "autoRestart": False} for i in range(paths)}
-        # Alert-only, like Monit's "then alert": no recovery runs for the hung paths.
-        self._run(self._config(services), {"AUTO_RECOVERY_ENABLED": "false"},
+            "errorThreshold": 1, "autoRestart": False, **self._reuse()} for i in range(paths)}
+        # Alert-only, like Monit's "then alert": no recovery runs for the hung paths. No
+        # overhead budget (Monit has none): the scenario measures what the checks cost.
+        self._run(self._config(services), {"AUTO_RECOVERY_ENABLED": "false",
+                                           "MONITORING_OVERHEAD_LIMIT": "400"},
                   120 + paths / 50)
+
+
+class SoulfraReuse(Soulfra):
+    """The same daemon keeping each check's connection (reuseConnection: true)."""
+
+    name = "soulfra-reuse"
+    reuse = True
+    scale_only = True  # the demo services of the other scenarios speak HTTP/1.0: no reuse
 
 
 class Monit(Peer):
@@ -244,7 +264,7 @@ class Supervisord(Peer):
         raise NotImplementedError("supervisord has no HTTP checks")
 
 
-PEERS: dict[str, type[Peer]] = {p.name: p for p in (Soulfra, Monit, Supervisord)}
+PEERS: dict[str, type[Peer]] = {p.name: p for p in (Soulfra, SoulfraReuse, Monit, Supervisord)}
 
 # What a peer cannot be told, stated in the report next to its numbers.
 LIMITS: dict[str, list[str]] = {
@@ -267,7 +287,11 @@ LIMITS: dict[str, list[str]] = {
     ],
     "soulfra-supervisor": [
         "Scale scenarios run with AUTO_RECOVERY_ENABLED=false (alert-only, like Monit's "
-        "`then alert`). Because the scenarios fault the same service again after ~6 s of "
+        "`then alert`) and MONITORING_OVERHEAD_LIMIT=400 (no budget: otherwise the daemon "
+        "would stretch the intervals it is measured at). `soulfra-reuse` is the same daemon "
+        "keeping each check's connection (reuseConnection, scale scenarios only); "
+        "`soulfra-supervisor` opens a fresh one per check, as Monit does. Because the "
+        "scenarios fault the same service again after ~6 s of "
         "health, flapMaxRecoveries is raised to 1000 and resetAfter lowered to 3 s: each fault "
         "is repaired as a first fault (by default, recoveries within 5 min of each other wait "
         "1 s, 2 s, 4 s, ... first, to back off a crash loop).",

@@ -5,8 +5,10 @@
 
 What the scale scenario's profile points at: most of soulfra-supervisor's CPU per check is
 spent in the aiohttp client (connection set-up), not in the scheduler. This measures, in one
-process, the same fresh-connection GET done three ways: aiohttp as the daemon configures it
-(shared session, force_close), asyncio streams, and a bare asyncio.Protocol.
+process, the same GET done several ways: aiohttp as the daemon configures it (shared session,
+force_close), asyncio streams, a bare asyncio.Protocol, and the daemon's lean probe
+(supervisor/clients/http_probe.py) with a fresh connection and with a kept one; each on the
+asyncio loop and on uvloop (when installed).
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 
 from bench.procs import free_port, http_get, wait_for
+from supervisor.clients.http_probe import HttpProbe, build_request
 
 SERVER = Path(__file__).resolve().parent / "scale_server.py"
 
@@ -91,6 +94,21 @@ async def protocol_way(port: int, n: int, conc: int) -> None:
     await _fan(one, n, conc)
 
 
+async def lean_way(port: int, n: int, conc: int, reuse: bool) -> None:
+    probes = [HttpProbe("127.0.0.1", port, build_request(
+        "GET", f"/p{i}", f"127.0.0.1:{port}", {}, keep_alive=reuse), reuse=reuse)
+        for i in range(100)]
+
+    async def one(i: int) -> None:
+        async with asyncio.timeout(2):
+            assert (await probes[i % 100].fetch()).status == 200
+    try:
+        await _fan(one, n, conc)
+    finally:
+        for p in probes:
+            p.close()
+
+
 async def _fan(one: Callable[[int], Awaitable[None]], n: int, conc: int) -> None:
     sem = asyncio.Semaphore(conc)
 
@@ -112,20 +130,33 @@ def main() -> int:
     out: dict[str, list[float]] = {}
     try:
         wait_for(lambda: http_get(f"http://127.0.0.1:{port}/__stats")[0] == 200, 10)
-        ways = {"aiohttp (as the daemon)": aiohttp_way, "asyncio streams": streams_way,
-                "asyncio.Protocol": protocol_way}
+        ways: dict[str, Callable[[int, int, int], Awaitable[None]]] = {
+            "aiohttp (as the daemon)": aiohttp_way, "asyncio streams": streams_way,
+            "asyncio.Protocol": protocol_way,
+            "lean probe, fresh connection": lambda p, n, c: lean_way(p, n, c, False),
+            "lean probe, kept connection": lambda p, n, c: lean_way(p, n, c, True)}
+        loops: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+            "asyncio": asyncio.new_event_loop}
+        try:
+            import uvloop
+            loops["uvloop"] = uvloop.new_event_loop
+        except ImportError:
+            pass
         for _ in range(a.rounds):
-            for name, way in ways.items():
-                cpu0, t0 = _cpu(), time.monotonic()
-                asyncio.run(way(port, a.requests, a.concurrency))
-                cpu = _cpu() - cpu0
-                out.setdefault(name, []).append(cpu / a.requests * 1000)
-                del t0
+            for loop_name, factory in loops.items():
+                for name, way in ways.items():
+                    cpu0 = _cpu()
+                    with asyncio.Runner(loop_factory=factory) as runner:
+                        runner.run(way(port, a.requests, a.concurrency))
+                    cpu = _cpu() - cpu0
+                    out.setdefault(f"{name} [{loop_name}]", []).append(
+                        cpu / a.requests * 1000)
     finally:
         server.kill()
         server.wait()
     result = {name: round(min(v), 3) for name, v in out.items()}
-    print(json.dumps({"client_cpu_ms_per_get (best of rounds)": result}, indent=1))
+    print(json.dumps({"client_cpu_ms_per_get (best of rounds)": result,
+                      "load_1min": round(os.getloadavg()[0], 2)}, indent=1))
     return 0
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-PEER_ORDER = ("soulfra-supervisor", "monit", "supervisord")
+PEER_ORDER = ("soulfra-supervisor", "soulfra-reuse", "monit", "supervisord")
 FAULT_TITLES = {"crash": "1 Crash (SIGKILL) → healthy, s",
                 "hang": "2 Hang (SIGSTOP) → healthy, s",
                 "errors": "3 Errors (HTTP 500) → healthy, s"}
@@ -289,7 +289,8 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
         return False
     res = doc["results"]
     peers = _peers(doc)
-    colors = {"soulfra-supervisor": "#2a7ab0", "monit": "#d9822b", "supervisord": "#7a7a7a"}
+    colors = {"soulfra-supervisor": "#2a7ab0", "soulfra-reuse": "#6cb6e0", "monit": "#d9822b",
+              "supervisord": "#7a7a7a"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     width = 0.8 / max(1, len(peers))
 

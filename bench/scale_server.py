@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 OK = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
       b"Connection: close\r\n\r\n{\"status\":\"ok\"}")
+OK_KEEP = OK.replace(b"Connection: close", b"Connection: keep-alive")
 NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
 
@@ -49,9 +50,13 @@ class Http(asyncio.Protocol):
         self.buf += data
         if b"\r\n\r\n" not in self.buf:
             return
-        line = self.buf.split(b"\r\n", 1)[0].decode("latin-1")
+        head = self.buf.split(b"\r\n\r\n", 1)[0]
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split()
         method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("", "/")
+        # HTTP/1.1 keeps the connection unless the client says close (Monit and soulfra's
+        # fresh-connection checks do; its reuseConnection checks do not).
+        keep = line.endswith("HTTP/1.1") and b"connection: close" not in head.lower()
         self.buf = b""
         assert self.transport is not None
         if target.startswith("/p") and target[2:].isdigit():
@@ -63,7 +68,10 @@ class Http(asyncio.Protocol):
             self.rec.t.append(now)
             if self.rec.hangs(i):
                 return  # keep the connection open and say nothing
-            self._reply(OK)
+            if keep:
+                self.transport.write(OK_KEEP)
+            else:
+                self._reply(OK)
         else:
             self._control(method, target)
 
@@ -107,7 +115,13 @@ def main() -> int:
     parser.add_argument("--paths", type=int, required=True)
     parser.add_argument("--tag", default="", help="ignored; marks the process as the run's")
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port, args.paths))
+    try:  # the server must keep up with the peers: uvloop when installed
+        import uvloop
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(args.host, args.port, args.paths))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,7 +36,7 @@ class CheckEnv:
 class CheckConfig(BaseModel):
     """Fields every check accepts. Subclasses add `type: Literal[...]` and their own fields."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     name: str | None = Field(default=None, description="Name of this check within its service.")
     timeout: float = Field(
@@ -65,9 +66,16 @@ class HealthCheck:
         self.name = config.name or self.type_name
         self._own_env = env is None
         self.env = env if env is not None else CheckEnv()
+        # Set by the scheduler: a check that sees trouble between its runs (a kept connection
+        # closing) calls it to be run at once instead of at its next turn.
+        self.on_trouble: Callable[[str], None] | None = None
 
     async def run(self) -> CheckResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def notify_trouble(self, why: str) -> None:
+        if self.on_trouble is not None:
+            self.on_trouble(why)
 
     async def close(self) -> None:
         """Release connections a check keeps between runs (subclasses call this too)."""

@@ -16,11 +16,17 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
-import jsonschema
+from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from health_checks import registry
+from health_checks._http_transport import (
+    Answer,
+    FetchFailure,
+    LeanFetcher,
+    aiohttp_fetch,
+    lean_target,
+)
 from health_checks._jsonpath import MISSING, lookup, parse
 from health_checks._shape import describe, drift, shape
 from health_checks.base import (
@@ -33,8 +39,6 @@ from health_checks.base import (
     elapsed_ms,
 )
 from supervisor.clients.http import conflicting_credentials
-
-MAX_BODY = 1024 * 1024
 
 
 class BodyCondition(BaseModel):
@@ -113,6 +117,13 @@ class HttpCheckConfig(CheckConfig):
     ca_file: str | None = Field(None, alias="caFile",
                                 description="CA bundle to verify the server with.")
     verify_tls: bool = Field(True, alias="verifyTls")
+    reuse_connection: bool = Field(
+        True, alias="reuseConnection",
+        description="Keep the connection between checks where the server allows keep-alive "
+                    "(plain http to an IP address; a fresh one every 10 checks and after any "
+                    "failure). Default: the service's reuseConnection.")
+    client: Literal["auto", "aiohttp"] = Field(
+        "auto", description="auto: the lean probe where the check allows it, else aiohttp.")
 
     @field_validator("expect_headers")
     @classmethod
@@ -148,6 +159,8 @@ class HttpCheckConfig(CheckConfig):
             except (OSError, ValueError) as exc:
                 raise ValueError(f"schemaFile {self.schema_file}: {exc}") from None
         if self.json_schema is not None:
+            import jsonschema  # a cost only for configs that use a schema
+
             cls = jsonschema.validators.validator_for(self.json_schema)
             try:
                 cls.check_schema(self.json_schema)
@@ -169,8 +182,12 @@ class HttpCheck(HealthCheck):
     def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
         super().__init__(config, service, env)
         cfg = self.config
-        self._validator = (jsonschema.validators.validator_for(cfg.json_schema)(cfg.json_schema)
-                           if cfg.json_schema is not None else None)
+        self._validator: Any = None
+        if cfg.json_schema is not None:
+            import jsonschema
+
+            self._validator = jsonschema.validators.validator_for(cfg.json_schema)(
+                cfg.json_schema)
         self.good_shape: dict[str, str] | None = None  # of the last body that kept the contract
         self._drift: dict[str, Any] = {}
         self._cert: dict[str, Any] | None = None
@@ -180,51 +197,86 @@ class HttpCheck(HealthCheck):
             self._ssl = ssl.create_default_context(cafile=cfg.ca_file)
         elif not cfg.verify_tls:
             self._ssl = False
+        where = lean_target(cfg.url or "", cfg.headers) if cfg.client == "auto" else None
+        self._lean = None if where is None else LeanFetcher(
+            cfg.url or "", cfg.method, cfg.headers, where, read_body=cfg.reads_body,
+            reuse=cfg.reuse_connection, on_lost=self._connection_lost)
+        self._verifying_loss = False
+        self._https = urlsplit(cfg.url or "").scheme == "https"
+
+    @property
+    def client(self) -> str:
+        """Which path fetches the answer: "lean" (supervisor/clients/http_probe.py) or
+        "aiohttp"."""
+        return "lean" if self._lean is not None else "aiohttp"
+
+    @property
+    def reusing(self) -> bool:
+        """Whether its connection is kept between checks (turned off when the server closes
+        idle connections before the next check would come)."""
+        return self._lean is not None and self._lean.reusing
+
+    async def close(self) -> None:
+        if self._lean is not None:
+            self._lean.forget_connection()
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        """The kept connection closed between checks: the server may have died. Check now."""
+        self._verifying_loss = True
+        self.notify_trouble(f"kept connection to {self.config.url} closed"
+                            + (f" ({exc})" if exc else ""))
 
     async def run(self) -> CheckResult:
+        result = await self._run()
+        if self._lean is not None:
+            if not result.ok:
+                self._lean.forget_connection()  # the next check starts from a fresh one
+            if self._verifying_loss:
+                self._verifying_loss = False
+                if result.ok:  # alive: this server closes idle connections before our next
+                    logger.info("{}: {} closes idle connections between checks; using a "
+                                "fresh connection for each", self.service, self.config.url)
+                    self._lean.stop_reusing()
+        return result
+
+    async def _run(self) -> CheckResult:
         cfg = self.config
         assert cfg.url is not None  # filled in by the service config
         started = time.perf_counter()
         try:
             async with asyncio.timeout(cfg.timeout_s):
-                session = self.env.http.session()
-                async with session.request(cfg.method, cfg.url, headers=cfg.headers,
-                                           allow_redirects=False, ssl=self._ssl) as resp:
-                    body = await resp.content.read(MAX_BODY)
-                    status = resp.status
-                    headers = resp.headers
+                if self._lean is not None:
+                    answer = await self._lean.fetch()
+                else:
+                    answer = await aiohttp_fetch(self.env.http, cfg.url, cfg.method,
+                                                 cfg.headers, self._ssl)
         except TimeoutError:
             return self.result(CheckKind.STALLED, elapsed_ms(started),
                                f"no answer from {cfg.url} within {cfg.timeout:.0f} ms")
-        except aiohttp.ClientConnectorCertificateError as exc:
-            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
-                               f"TLS certificate of {cfg.url} rejected: {exc.certificate_error}")
-        except aiohttp.ClientConnectorError as exc:
-            return self.result(CheckKind.REFUSED, elapsed_ms(started),
-                               f"cannot connect to {cfg.url}: {_why(exc.os_error)}")
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
-                               f"connection to {cfg.url} broke: {exc}")
-        except aiohttp.ClientError as exc:
-            return self.result(CheckKind.UNHEALTHY, elapsed_ms(started),
-                               f"bad answer from {cfg.url}: {exc}")
+        except FetchFailure as failure:
+            return self.result(failure.kind, elapsed_ms(started), failure.message)
         latency = elapsed_ms(started)
+        return await self._judge(answer, latency)
+
+    async def _judge(self, answer: Answer, latency: float) -> CheckResult:
+        cfg = self.config
+        status = answer.status
         ok = status in cfg.expect_status if cfg.expect_status else 200 <= status < 300
         if not ok:
             return self.result(CheckKind.UNHEALTHY, latency,
                                f"{cfg.url} answered HTTP {status}", status=status)
         for name, pattern in cfg.expect_headers.items():
-            value = headers.get(name)
+            value = answer.header(name)
             if value is None or not re.search(pattern, value):
                 got = "missing" if value is None else repr(value[:80])
                 return self.result(CheckKind.UNHEALTHY, latency,
                                    f"header {name} is {got}, expected to match {pattern!r}",
                                    status=status)
         if cfg.reads_body:
-            problem = self._judge_body(body, latency, status)
+            problem = self._judge_body(answer.body, latency, status)
             if problem is not None:
                 return problem
-        expiry = await self._tls_days_left()
+        expiry = await self._tls_days_left() if self._https else None
         details: dict[str, Any] = {"status": status}
         if expiry is not None:
             details["tlsDaysLeft"] = round(expiry, 1)
@@ -280,6 +332,8 @@ class HttpCheck(HealthCheck):
         now = shape(data)
         changed = drift(self.good_shape, now) if self.good_shape is not None else {}
         if self._validator is not None:
+            import jsonschema
+
             error = jsonschema.exceptions.best_match(self._validator.iter_errors(data))
             if error is not None:
                 where = error.json_path
@@ -307,8 +361,3 @@ def _days_left(cert: dict[str, Any] | None) -> float | None:
         return None
     return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
 
-
-def _why(err: OSError) -> str:
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused"
-    return err.strerror or str(err)

@@ -10,9 +10,8 @@ import asyncio
 import contextlib
 import secrets
 import time
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import aiomqtt
 from pydantic import Field, field_validator
 
 from health_checks import registry
@@ -26,6 +25,9 @@ from health_checks.base import (
 )
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.redaction import redact_text
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 
 class MqttCheckConfig(CheckConfig):
@@ -57,6 +59,8 @@ class MqttCheck(HealthCheck):
         self.connects = 0
 
     async def run(self) -> CheckResult:
+        import aiomqtt  # ~1 MB with paho: only when a service has an MQTT check
+
         cfg = self.config
         started = time.perf_counter()
         was_connected = self._client is not None
@@ -95,6 +99,8 @@ class MqttCheck(HealthCheck):
         return self.result(CheckKind.HEALTHY, elapsed_ms(started), connects=self.connects)
 
     async def _connect(self) -> aiomqtt.Client:
+        import aiomqtt  # ~1 MB with paho: only when a service has an MQTT check
+
         if self._client is not None and (self._reader is None or not self._reader.done()):
             return self._client
         await self._disconnect()
@@ -116,6 +122,8 @@ class MqttCheck(HealthCheck):
         return client
 
     async def _read(self, client: aiomqtt.Client) -> None:
+        import aiomqtt  # ~1 MB with paho: only when a service has an MQTT check
+
         with contextlib.suppress(aiomqtt.MqttError):
             async for message in client.messages:
                 payload = message.payload
@@ -148,6 +156,8 @@ def _retrieve(fut: asyncio.Future[None]) -> None:
 
 
 async def _close_quietly(stack: contextlib.AsyncExitStack) -> None:
+    import aiomqtt  # ~1 MB with paho: only when a service has an MQTT check
+
     try:
         async with asyncio.timeout(2):
             await stack.aclose()

@@ -11,7 +11,6 @@ import asyncio
 import time
 from typing import ClassVar, Literal
 
-import asyncpg
 from pydantic import Field
 
 from health_checks import registry
@@ -33,6 +32,8 @@ class PostgresCheck(HealthCheck):
     config: PostgresCheckConfig
 
     async def run(self) -> CheckResult:
+        import asyncpg  # ~3 MB: only a daemon with a postgres check pays for it
+
         cfg = self.config
         safe = redact_text(cfg.dsn)
         started = time.perf_counter()

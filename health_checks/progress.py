@@ -12,7 +12,6 @@ import json
 import time
 from typing import Any, ClassVar, Literal
 
-import aiohttp
 from pydantic import Field, field_validator, model_validator
 
 from health_checks import registry
@@ -25,13 +24,7 @@ from health_checks.base import (
     HealthCheck,
     elapsed_ms,
 )
-from supervisor.clients.redis_link import (
-    RedisConnectionError,
-    RedisError,
-    RedisLink,
-    RedisTimeoutError,
-    number_at,
-)
+from supervisor.clients.redis_link import RedisLink, number_at, redis_errors
 
 
 class ProgressCheckConfig(CheckConfig):
@@ -139,6 +132,7 @@ class ProgressCheck(HealthCheck):
             pending = counters.get(cfg.pending_field) if cfg.pending_field else None
             return counters.get(cfg.heartbeat_field), pending
         if self._link is not None:
+            RedisError, RedisConnectionError, RedisTimeoutError = redis_errors()  # noqa: N806
             try:
                 value = await number_at(self._link, cfg.key) if cfg.key else None
                 pending = await number_at(self._link, cfg.pending_key) \
@@ -151,6 +145,8 @@ class ProgressCheck(HealthCheck):
                 raise _Unreadable(CheckKind.UNHEALTHY, f"cannot read {cfg.key}: {exc}") from None
             return value, (pending or 0.0) if cfg.pending_key else None
         assert cfg.url is not None and cfg.path is not None
+        import aiohttp  # only a progress check read over HTTP pays for the import
+
         try:
             async with self.env.http.session().get(cfg.url, allow_redirects=False) as resp:
                 body = await resp.read()

@@ -21,13 +21,7 @@ from health_checks.base import (
     HealthCheck,
     elapsed_ms,
 )
-from supervisor.clients.redis_link import (
-    RedisConnectionError,
-    RedisError,
-    RedisLink,
-    RedisTimeoutError,
-    length_of,
-)
+from supervisor.clients.redis_link import RedisLink, length_of, redis_errors
 
 
 class RedisKeyLimit(BaseModel):
@@ -58,6 +52,7 @@ class RedisCheck(HealthCheck):
 
     async def run(self) -> CheckResult:
         cfg, link = self.config, self.link
+        RedisError, RedisConnectionError, RedisTimeoutError = redis_errors()  # noqa: N806
         started = time.perf_counter()
         was_connected = link.client is not None
         try:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from redis.exceptions import RedisError
 
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.redaction import redact_text
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 UP = ("healthy", "degraded")
 
@@ -105,7 +106,18 @@ class Failover(RecoveryStrategy):
             return f"topic {self.config.topic} on {redact_text(self.config.mqtt_url or '')}"
         return f"key {self.config.key} on {redact_text(self.config.redis_url or '')}"
 
+    @staticmethod
+    def _failures() -> tuple[type[Exception], ...]:
+        """What reading or writing the target may raise. Imported here: redis-py and aiomqtt
+        cost ~7 MB, paid only by a daemon whose ladder runs a failover."""
+        import aiomqtt
+        from redis.exceptions import RedisError
+
+        return RedisError, aiomqtt.MqttError, OSError
+
     def _mqtt(self) -> aiomqtt.Client:
+        import aiomqtt
+
         host, port, user, password = parse_broker(self.config.mqtt_url or "")
         return aiomqtt.Client(host, port, username=user, password=password,
                               timeout=self.config.timeout / 1000)
@@ -159,9 +171,10 @@ class Failover(RecoveryStrategy):
 
     async def run(self, ctx: RecoveryContext) -> Outcome:
         backends = self.config.backends
+        failures = self._failures()
         try:
             current_value = await self._read(ctx)
-        except (RedisError, aiomqtt.MqttError, OSError) as exc:
+        except failures as exc:
             return Outcome(False, f"cannot read {self.target}: {redact_text(str(exc))}")
         current = next((i for i, b in enumerate(backends) if b.value == current_value), 0)
         order = [backends[(current + k) % len(backends)] for k in range(1, len(backends))]
@@ -174,7 +187,7 @@ class Failover(RecoveryStrategy):
             return Outcome(True, f"dry run: would switch {what}")
         try:
             await self._write(ctx, nxt.value)
-        except (RedisError, aiomqtt.MqttError, OSError) as exc:
+        except failures as exc:
             return Outcome(False, f"cannot write {self.target}: {redact_text(str(exc))}")
         return Outcome(True, f"switched {what}", details={"active": nxt.name,
                                                           "previous": backends[current].name})
@@ -186,12 +199,13 @@ class Failover(RecoveryStrategy):
         if primary.service is not None and primary.service != self.service \
                 and ctx.state_of(primary.service) not in UP:
             return None
+        failures = self._failures()
         try:
             current = await self._read(ctx)
             if current is None or current == primary.value:
                 return None
             await self._write(ctx, primary.value)
-        except (RedisError, aiomqtt.MqttError, OSError) as exc:
+        except failures as exc:
             return Outcome(False, f"cannot switch {self.target} back: {redact_text(str(exc))}")
         name = next((b.name for b in self.config.backends if b.value == current), current)
         return Outcome(True, f"switched {self.target} back: {name} -> {primary.name}")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar, Literal
 
-import aiohttp
 from pydantic import Field
-from redis.exceptions import RedisError
 
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
@@ -61,6 +59,8 @@ class ReconnectRedis(RecoveryStrategy):
             closed = await ctx.redis.reset(c.url)
             lines.append(f"dropped shared clients: {', '.join(closed) or 'none'}")
             if c.url:
+                from redis.exceptions import RedisError  # loaded by ctx.redis already
+
                 try:
                     async with asyncio.timeout(c.timeout / 1000):
                         await ctx.redis.get(c.url).ping()
@@ -70,6 +70,8 @@ class ReconnectRedis(RecoveryStrategy):
                                    output="\n".join(lines))
                 lines.append(f"PING {redact_text(c.url)}: PONG")
         if c.hook_url:
+            import aiohttp
+
             try:
                 status, text = await call_hook(ctx.http, c.hook_method, c.hook_url, {},
                                                {"service": self.service,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import aiohttp
 from pydantic import Field
 
 from recovery_strategies import registry
@@ -46,6 +45,8 @@ class Webhook(RecoveryStrategy):
         body = self.config.body if self.config.body is not None else {
             "service": self.service, "correlationId": ctx.correlation_id,
             "attempt": ctx.attempt}
+        import aiohttp  # the CLI (validate, status) never pays for it
+
         try:
             status, text = await call_hook(ctx.http, self.config.method, self.config.url,
                                            self.config.headers, body, self.config.timeout)

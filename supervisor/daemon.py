@@ -93,6 +93,7 @@ class Daemon:
         # GET /api/monitoring/status: every part adds its own section with status.register()
         self.status = StatusBoard()
         self.monitoring = Monitoring(self)
+        self.metrics.track_overhead(self.monitoring.overhead.to_dict)
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
@@ -180,7 +181,8 @@ class Daemon:
         self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
                          svc.critical)
         self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
-                                          build_checks(name, svc, self.check_env)), start=start)
+                                          build_checks(name, svc, self.check_env),
+                                          critical=svc.critical), start=start)
 
     def status_line(self) -> str:
         return status_line(self.tracker.services.values(), f"API {self.api_url}")

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from supervisor import __version__
-from supervisor.config.services import ConfigError, json_schema, load_config
-from supervisor.config.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from supervisor.config.settings import Settings
+
+# Commands import what they need: `status` and the other remote commands never build the
+# config models (every plugin's pydantic models), and `validate` never loads aiohttp.
 
 EXIT = {"healthy": 0, "degraded": 1, "critical": 2}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from supervisor.config.settings import Settings
+
     overrides: dict[str, Any] = {}
     for name in ("config", "host", "port", "data_dir"):
         value = getattr(args, name, None)
@@ -33,8 +41,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from supervisor.api.app import create_app
     from supervisor.config.safety import UnsafeSetup
+    from supervisor.config.services import ConfigError
     from supervisor.daemon import Daemon
     from supervisor.observability.log import setup_logging
 
@@ -46,15 +57,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
     try:
+        factory = _loop_factory(settings.event_loop)
         daemon = Daemon(settings, api=create_app)
-    except (ConfigError, UnsafeSetup) as exc:
+    except (ConfigError, UnsafeSetup, ImportError) as exc:
         print(f"soulfra-supervisor: refusing to start: {exc}", file=sys.stderr)
         return 1
-    asyncio.run(daemon.run())
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(daemon.run())
     return 0
 
 
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when asked or (auto) when installed; asyncio's own loop otherwise."""
+    import asyncio
+
+    if choice == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ImportError("SOULFRA_EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from supervisor.config.services import ConfigError, load_config
+    from supervisor.config.settings import Settings
+
     path = args.file or str(Settings().config)
     try:
         cfg = load_config(path)
@@ -67,12 +98,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from supervisor.config.services import json_schema
+
     print(json.dumps(json_schema(), indent=2))
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from health_checks.base import CheckEnv
+    from supervisor.config.services import ConfigError, load_config
     from supervisor.core.events import EventBus
     from supervisor.core.platform_health import overall_status
     from supervisor.core.state import StateTracker, Thresholds
@@ -123,9 +159,12 @@ def cmd_remote(args: argparse.Namespace) -> int:
 
 def cmd_alert_test(args: argparse.Namespace) -> int:
     """Send a test message to each channel (or one) and print what the platform answered."""
+    import asyncio
+
     from supervisor.alerts.message import Alert
     from supervisor.alerts.service import build_channels
     from supervisor.clients.http import HttpClient
+    from supervisor.config.services import ConfigError, load_config
 
     settings = _settings(args)
     try:

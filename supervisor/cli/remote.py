@@ -12,14 +12,20 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from supervisor.cli.sse_client import ServerEvent, follow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def escape(text: str) -> str:
+    """rich's markup escape; rich is imported when a command prints, not when the CLI starts."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 EXIT = {"healthy": 0, "degraded": 1, "critical": 2}
 UNREACHABLE = 3
@@ -97,6 +103,8 @@ def status(api: Api, console: Console) -> int:
     last_error: dict[str, dict[str, Any]] = {}
     for e in (errors or {}).get("errors", []):  # newest first
         last_error.setdefault(e["service"], e)
+    from rich.table import Table
+
     table = Table(title=None, header_style="bold", expand=False)
     for column in ("SERVICE", "STATE", "LATENCY", "SINCE", "LAST ERROR (24h)"):
         table.add_column(column, no_wrap=column != "LAST ERROR (24h)",
@@ -132,6 +140,8 @@ def errors(api: Api, console: Console, since: str, service: str | None, limit: i
     if code != 200:
         console.print(f"[red]{escape(body.get('error', f'HTTP {code}'))}[/]")
         return 1
+    from rich.table import Table
+
     table = Table(header_style="bold")
     for column in ("TIME", "ID", "SEVERITY", "CATEGORY", "SERVICE", "MESSAGE", "OUTCOME"):
         table.add_column(column, no_wrap=column != "MESSAGE")
@@ -316,6 +326,8 @@ def run_command(args: Any, settings: Any) -> int:
     url = args.url or f"http://{settings.host}:{settings.port}"
     token = args.token or (settings.api_token.get_secret_value() if settings.api_token
                            else None)
+    from rich.console import Console
+
     api = Api(url, token)
     console = Console(highlight=False)
     try:

@@ -1,1 +1,2 @@
-"""Connections shared by checks, strategies and the core: HTTP, Redis, MQTT."""
+"""Connections shared by checks, strategies and the core: HTTP (aiohttp and the lean
+probe), Redis, MQTT."""

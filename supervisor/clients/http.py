@@ -3,10 +3,11 @@ made on first use and closed when the daemon stops."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class HttpClient:
@@ -16,6 +17,8 @@ class HttpClient:
     def session(self) -> aiohttp.ClientSession:
         """Fresh connections (force_close), so that a check sees what a new client sees."""
         if self._session is None or self._session.closed:
+            import aiohttp  # every check type imports this module: `validate` must stay light
+
             connector = aiohttp.TCPConnector(force_close=True, limit=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
@@ -41,6 +44,8 @@ def conflicting_credentials(url: str | None, headers: dict[str, str]) -> str | N
 async def call_hook(http: HttpClient, method: str, url: str, headers: dict[str, str],
                     body: dict[str, Any] | None, timeout_ms: float) -> tuple[int, str]:
     """One HTTP call (the webhook strategy, reconnect_redis hooks): (status, text), or raises."""
+    import aiohttp
+
     async with http.session().request(
             method, url, json=body if method != "GET" else None, headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000)) as resp:

@@ -10,16 +10,32 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+from typing import TYPE_CHECKING
+
 from loguru import logger
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from supervisor.core.redaction import redact_text
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+
+def redis_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """(RedisError, its ConnectionError, its TimeoutError). redis-py costs ~6 MB and 0.1 s to
+    import: only a daemon with a Redis check, step or lease pays for it, when first used."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return RedisError, RedisConnectionError, RedisTimeoutError
 
 
 def redis_client(url: str, *, timeout_s: float, retries: bool = True,
                  client_name: str | None = None) -> aioredis.Redis:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     if retries:
         return aioredis.Redis.from_url(url, socket_timeout=timeout_s,
                                        socket_connect_timeout=timeout_s, decode_responses=True,

@@ -8,17 +8,15 @@ link heals by itself as soon as the server is back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from supervisor.clients.redis import redis_client
+from supervisor.clients.redis import redis_client, redis_errors
 from supervisor.core.redaction import redact_text
 
-__all__ = ["RedisError", "RedisConnectionError", "RedisLink", "RedisTimeoutError"]
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+__all__ = ["RedisLink", "redis_errors"]
 
 
 class RedisLink:
@@ -58,7 +56,7 @@ class RedisLink:
         if client is not None:
             try:
                 await client.aclose(close_connection_pool=True)
-            except (RedisError, OSError):
+            except (redis_errors()[0], OSError):
                 pass
 
     async def reconnect(self) -> None:

@@ -102,7 +102,11 @@ class ServiceConfigBase(_Model):
     auto_restart: bool = Field(True, alias="autoRestart",
                                description="Whether automatic recovery may restart it.")
     critical: bool = Field(False, description="A failing critical service makes the whole "
-                                              "status critical.")
+                                              "status critical; its checks are never slowed "
+                                              "by MONITORING_OVERHEAD_LIMIT.")
+    reuse_connection: bool = Field(True, alias="reuseConnection",
+                                   description="Keep the HTTP connection between checks where "
+                                               "the server allows it (docs/checks.md).")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
     systemd_unit: str | None = Field(None, alias="systemdUnit")
@@ -214,6 +218,9 @@ def _finish_service(svc: Any) -> Any:
             check.timeout = svc.timeout_threshold
         if "degraded_after" not in check.model_fields_set and svc.degraded_threshold:
             check.degraded_after = svc.degraded_threshold
+        if getattr(check, "type", None) == "http" and \
+                "reuse_connection" not in check.model_fields_set:
+            check.reuse_connection = svc.reuse_connection
         if getattr(check, "type", None) == "http" and check.url is None:
             if base is None:
                 raise ValueError(f"checks[{i}].url is required when the service has no "

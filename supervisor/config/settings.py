@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     error_webhook_kind: Literal["auto", "slack", "discord", "webhook"] = Field(
         "auto", validation_alias=_env("ERROR_WEBHOOK_KIND"),
         description="Format for ERROR_WEBHOOK_URL; auto infers it from the URL.")
-    monitoring_overhead_limit: float = Field(5, gt=0,
-                                             validation_alias=_env("MONITORING_OVERHEAD_LIMIT"))
+    monitoring_overhead_limit: float = Field(
+        5, gt=0, validation_alias=_env("MONITORING_OVERHEAD_LIMIT"),
+        description="Percent of one core the daemon may use; over it, the intervals of "
+                    "non-critical services are stretched (docs/operations.md).")
     error_retention_days: int = Field(7, ge=1, validation_alias=_env("ERROR_RETENTION_DAYS"))
     health_report_frequency: float = Field(3600000, gt=0,
                                            validation_alias=_env("HEALTH_REPORT_FREQUENCY"))
@@ -57,6 +59,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     api_token: SecretStr | None = None
     max_concurrent_checks: int = Field(200, ge=1)
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="auto: uvloop when installed (a dependency on Linux: about half the "
+                            "CPU per check, docs/benchmarks.md), else asyncio's own loop.")
     log_format: Literal["auto", "json", "text"] = "auto"
     uptime_window_hours: float = Field(24, gt=0)
     lock_redis_url: SecretStr | None = Field(
@@ -72,6 +77,8 @@ class Settings(BaseSettings):
                                          description="Event-loop lag reported as an error.")
     scheduler_stall_grace_s: float = Field(10, ge=0, description="Slack before a scheduler "
                                            "without progress is reported.")
+    overhead_sample_s: float = Field(5.0, gt=0, description="Seconds between readings of the "
+                                     "daemon's CPU share for MONITORING_OVERHEAD_LIMIT.")
     store_max_pending: int = Field(10_000, ge=100,
                                    description="Errors queued for the store before shedding.")
     fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")

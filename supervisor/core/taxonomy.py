@@ -42,6 +42,7 @@ class Category(StrEnum):
     SCHEDULER_STALLED = "SCHEDULER_STALLED"
     STORE_WRITE_FAILED = "STORE_WRITE_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    MONITORING_OVERHEAD = "MONITORING_OVERHEAD"
 
 
 # Which family each category belongs to (SPEC §6), for docs and the trends view.
@@ -58,7 +59,8 @@ FAMILIES: dict[str, tuple[Category, ...]] = {
     "validation": (Category.VALIDATION_FAILED, Category.MALFORMED_REQUEST,
                    Category.CONTENT_PARSE_ERROR),
     "daemon": (Category.EVENT_LOOP_BLOCKED, Category.SCHEDULER_STALLED,
-               Category.STORE_WRITE_FAILED, Category.INTERNAL_ERROR),
+               Category.STORE_WRITE_FAILED, Category.INTERNAL_ERROR,
+               Category.MONITORING_OVERHEAD),
 }
 
 
@@ -132,6 +134,9 @@ SCHEDULER_STALLED = Classification("scheduler_stalled", Category.SCHEDULER_STALL
                                    Level.SYSTEM, Severity.CRITICAL)
 STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_FAILED,
                                     Level.SYSTEM, Severity.CRITICAL)
+# Over MONITORING_OVERHEAD_LIMIT: intervals stretched (supervisor/observability/overhead.py).
+OVERHEAD_EXCEEDED = Classification("monitoring_overhead", Category.MONITORING_OVERHEAD,
+                                   Level.SYSTEM, Severity.LOW)
 UNHANDLED = Classification("unhandled_exception", Category.INTERNAL_ERROR, Level.SYSTEM,
                            Severity.HIGH)
 

@@ -11,6 +11,7 @@ const model = {
   recoveries: new Map(), // recovery id -> {id, service, action, status, message, at, attempts}
   events: [],            // newest first: {at, service, text}
   health: null,
+  overhead: null,       // the overhead budget (/status → overhead), kept current by events
 };
 
 // -- helpers ---------------------------------------------------------------------------------
@@ -85,6 +86,9 @@ async function loadSnapshot() {
   model.errors.clear();
   for (const e of errors.errors || []) model.errors.set(e.id, e);
   await loadHealth();
+  try {
+    model.overhead = (await getJSON("/status")).overhead || null;
+  } catch (e) { model.overhead = null; }
   render();
 }
 
@@ -164,6 +168,13 @@ const handlers = {
                                status: "pending" });
     }
   },
+  // The overhead budget (supervisor/observability/overhead.py) stretched or restored intervals.
+  overhead_exceeded(ev) { model.overhead = { ...ev.data, state: "stretched" }; },
+  overhead_adjusted(ev) { model.overhead = { ...ev.data, state: "stretched" }; },
+  overhead_restored(ev) {
+    model.overhead = { ...ev.data, state: "within" };
+    addEvent(ev.at, null, "monitoring overhead back under its limit: configured intervals");
+  },
   check_result(ev) {
     if (!model.services.has(ev.service)) return;
     const s = service(ev.service);
@@ -234,6 +245,7 @@ function setConnected(ok) {
 // -- rendering -------------------------------------------------------------------------------
 function render() {
   renderHeader();
+  renderOverhead();
   renderServices();
   renderIncidents();
   renderErrors();
@@ -250,6 +262,17 @@ function renderHeader() {
     ? `uptime ${h.uptime} · ${h.recentErrors} error(s) in the last hour · `
       + `${h.autoRecoveries} automatic recoveries`
     : "";
+}
+
+function renderOverhead() {
+  const o = model.overhead;
+  const box = document.getElementById("overhead-warning");
+  box.hidden = !o || o.state !== "stretched";
+  if (!box.hidden) {
+    box.textContent = `Monitoring overhead ${o.cpuPercent} % of a core is over its limit of `
+      + `${o.limitPercent} %: the intervals of ${o.stretchedServices} non-critical service(s) `
+      + `are stretched ×${o.stretch} (critical ones keep theirs).`;
+  }
 }
 
 function strip(history) {

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
 from supervisor.core.scheduler import OVERRUN_GRACE_S, SLOW_PROBE_FACTOR, add_check_hook
+from supervisor.observability.overhead import OverheadBudget
 from supervisor.observability.performance import CheckStats
 from supervisor.observability.reports import build_report, read_latest, write_report
 from supervisor.observability.selfwatch import SelfWatch
@@ -51,6 +52,9 @@ class Monitoring:
                                    lag_threshold_s=s.loop_lag_threshold_ms / 1000,
                                    scheduler_last_tick=lambda: daemon.scheduler.last_tick,
                                    scheduler_stall_s=self._stall_limit)
+        self.overhead = OverheadBudget(daemon.scheduler, daemon.bus, s.monitoring_overhead_limit,
+                                       report=self.selfwatch.report,
+                                       sample_s=s.overhead_sample_s)
         self.reports_dir = Path(s.data_dir) / "reports"
         self.latest_report: dict[str, Any] | None = None
         self.last_prune: dict[str, Any] | None = None
@@ -63,11 +67,13 @@ class Monitoring:
         board.register("store", self._store_status)
         board.register("checks", self._checks_status)
         board.register("events", self._events_status)
+        board.register("overhead", self.overhead.to_dict)
 
     async def start(self) -> None:
         d = self.daemon
         add_check_hook(d.scheduler, self.checks.on_check)
         self.selfwatch.start()
+        self.overhead.start()
         s = d.settings
         self._cron = AsyncIOScheduler(timezone="UTC")
         self._cron.add_job(self.prune, "interval", seconds=s.retention_interval_s,
@@ -83,6 +89,7 @@ class Monitoring:
     async def stop(self) -> None:
         if self._cron is not None and self._cron.running:
             self._cron.shutdown(wait=False)
+        await self.overhead.stop()
         await self.selfwatch.stop()
 
     # -- housekeeping -----------------------------------------------------------------------
@@ -126,7 +133,7 @@ class Monitoring:
         if not d.settings.error_monitoring_enabled or not d.scheduler.services:
             return None
         rts = list(d.scheduler.services.values())
-        fastest = min(rt.interval_s for rt in rts) * SLOW_PROBE_FACTOR
+        fastest = min(d.scheduler.interval_of(rt) for rt in rts) * SLOW_PROBE_FACTOR
         slowest_check = max((c.config.timeout_s for rt in rts for c in rt.checks), default=0)
         return fastest + slowest_check + OVERRUN_GRACE_S + d.settings.scheduler_stall_grace_s
 
@@ -137,6 +144,8 @@ class Monitoring:
         out["tasks"] = len(asyncio.all_tasks())
         out["services"] = len(d.tracker.services)
         out["apiUrl"] = d.api_url
+        # "uvloop" or "asyncio" (SOULFRA_EVENT_LOOP)
+        out["eventLoop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
         return out
 
     async def _errors_status(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from loguru import logger
@@ -74,6 +74,27 @@ class _ServiceStateCollector(Collector):
             if rt is not None:
                 latency.add_metric([name], rt / 1000)
         yield from (state, up, failures, since, latency)
+
+
+class _OverheadCollector(Collector):
+    """The overhead budget's reading (supervisor/observability/overhead.py), at scrape time."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot()
+        yield GaugeMetricFamily("soulfra_overhead_cpu_percent",
+                                "The daemon's own CPU share, % of one core (smoothed).",
+                                value=s["cpuPercent"] or 0.0)
+        yield GaugeMetricFamily("soulfra_overhead_limit_percent",
+                                "MONITORING_OVERHEAD_LIMIT.", value=s["limitPercent"])
+        yield GaugeMetricFamily("soulfra_overhead_interval_stretch",
+                                "Factor on the intervals of non-critical services (1: as "
+                                "configured).", value=s["stretch"])
+        yield GaugeMetricFamily("soulfra_overhead_stretched_services",
+                                "Services whose interval is stretched now.",
+                                value=s["stretchedServices"])
 
 
 class Metrics:
@@ -151,6 +172,9 @@ class Metrics:
         if self._lag_task is not None:
             self._lag_task.cancel()
             await asyncio.gather(self._lag_task, return_exceptions=True)
+
+    def track_overhead(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_OverheadCollector(snapshot))
 
     # -- inputs -----------------------------------------------------------------------------
     def on_check(self, service: str, result: CheckResult) -> None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import TYPE_CHECKING
 
-import aiomqtt
 from loguru import logger
 
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.redaction import redact_text
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.payload import BadPayload, parse_heartbeat
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 Subscriptions = dict[str, tuple[str, str, str]]  # topic → (service, role, offline payload)
 
@@ -47,6 +50,8 @@ class MqttListener:
         return redact_text(self.broker)
 
     async def _run(self) -> None:
+        import aiomqtt  # only a daemon with MQTT push signals pays for it
+
         host, port, user, password = parse_broker(self.broker)
         backoff = 0.2
         failing_since_logged = False

@@ -9,9 +9,8 @@ import socket
 from typing import Protocol
 
 from loguru import logger
-from redis.exceptions import RedisError
 
-from supervisor.clients.redis import redis_client
+from supervisor.clients.redis import redis_client, redis_errors
 from supervisor.core.redaction import redact_text
 
 
@@ -84,7 +83,7 @@ class RedisLease:
         try:
             taken = await self._client.set(self._key(service), self._value(holder), nx=True,
                                            px=self.ttl_ms)
-        except (RedisError, OSError) as exc:
+        except (redis_errors()[0], OSError) as exc:
             logger.warning("recovery lease for {}: Redis {} unreachable ({}); using the local "
                            "lock only", service, redact_text(self.url), exc)
             return True
@@ -101,7 +100,7 @@ class RedisLease:
             try:
                 kept = await self._client.eval(_RENEW, 1, self._key(service),
                                                self._value(holder), self.ttl_ms)
-            except (RedisError, OSError) as exc:
+            except (redis_errors()[0], OSError) as exc:
                 logger.warning("recovery lease for {} not renewed: {}", service, exc)
                 continue
             if not kept:
@@ -117,7 +116,7 @@ class RedisLease:
         await self.local.release(service, holder)
         try:
             await self._client.eval(_RELEASE, 1, self._key(service), self._value(holder))
-        except (RedisError, OSError) as exc:
+        except (redis_errors()[0], OSError) as exc:
             logger.warning("recovery lease for {} not released (it expires by itself): {}",
                            service, exc)
 

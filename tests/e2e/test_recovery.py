@@ -8,6 +8,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from tests.support.helpers import (
     DEMO,
@@ -26,12 +27,15 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_sigkill_is_noticed_at_once_and_repaired(daemon_factory, tmp_path):
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sigkill_is_noticed_at_once_and_repaired(daemon_factory, tmp_path, loop):
     port, pid_file = free_port(), tmp_path / "demo.pid"
     # A long interval: only the exit watcher can explain a fast repair.
     cfg = services_file({"demo": demo_service_config(port, pid_file, interval=60000)})
-    d = daemon_factory(cfg)
+    d = daemon_factory(cfg, env={"SOULFRA_EVENT_LOOP": loop})
     wait_for(lambda: d.state("demo") == "healthy", what="demo healthy")
+    # The child watcher, signals and restarts below run on this loop.
+    assert d.get("/api/monitoring/status")[1]["daemon"]["eventLoop"] == loop
     old = read_pid(pid_file)
     os.kill(old, signal.SIGKILL)
     killed_at = time.monotonic()

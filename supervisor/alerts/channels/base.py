@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from supervisor import __version__
@@ -120,6 +119,8 @@ class Channel:
         return await self.post(self.render(alerts), alerts)
 
     async def post(self, payload: dict[str, Any], alerts: list[Alert]) -> Answer:
+        import aiohttp  # loaded by the daemon anyway; the CLI's validate need not pay for it
+
         body = json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    **self.headers(body, alerts)}

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from health_checks.base import CheckEnv, HealthCheck
+from tests.support.checks import make_check
 from tests.support.helpers import DEMO, free_port, http, kill_tree, wait_for
 
 
@@ -20,3 +23,13 @@ def demo() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     yield port, proc
     kill_tree(proc.pid)
 
+
+@pytest.fixture(params=["lean", "aiohttp"])
+def make_http(request: pytest.FixtureRequest, check_env: CheckEnv) -> Callable[..., HealthCheck]:
+    """Each http test runs on both paths: the lean probe and aiohttp."""
+    def build(**cfg: Any) -> HealthCheck:
+        client = "auto" if request.param == "lean" else "aiohttp"
+        check = make_check("http", env=check_env, client=client, **cfg)
+        assert check.client == request.param  # type: ignore[attr-defined]  # the path under test
+        return check
+    return build

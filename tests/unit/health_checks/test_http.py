@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 import health_checks
 from health_checks.base import CheckKind
-from tests.support.checks import make_check
 from tests.support.faults import report
 from tests.support.helpers import http
 
@@ -38,6 +37,16 @@ def make(check_env):
     return build
 
 
+@pytest.fixture(params=["lean", "aiohttp"])
+def make_on(request, make):
+    """Plain-http tests run on both paths: the lean probe and aiohttp."""
+    def build(**cfg):
+        check = make(client="auto" if request.param == "lean" else "aiohttp", **cfg)
+        assert check.client == request.param
+        return check
+    return build
+
+
 async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None):
     runner = web.AppRunner(app)
     await runner.setup()
@@ -47,7 +56,7 @@ async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
     return runner, port
 
 
-async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation(make):
+async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation(make_on):
     body = {"status": "ok", "queue": {"depth": 3}, "version": "1.2"}
 
     async def health(_: web.Request) -> web.Response:
@@ -57,9 +66,9 @@ async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation
     app.router.add_get("/health", health)
     runner, port = await _serve(app)
     url = f"http://127.0.0.1:{port}/health"
-    check = make(url=url, schema=SCHEMA, expectHeaders={"X-Service": r"^api/"},
-                 expect=[{"path": "$.queue.depth", "max": 10}, {"path": "status",
-                                                                "matches": "^(ok|busy)$"}])
+    check = make_on(url=url, schema=SCHEMA, expectHeaders={"X-Service": r"^api/"},
+                    expect=[{"path": "$.queue.depth", "max": 10},
+                            {"path": "status", "matches": "^(ok|busy)$"}])
     try:
         r = await check.run()
         assert r.kind is CheckKind.HEALTHY, r
@@ -84,9 +93,10 @@ async def test_a_health_body_that_drifts_from_its_schema_is_a_contract_violation
         assert r.kind is CheckKind.UNHEALTHY and "$.queue.depth = 50 is above 10" in r.message
         body["queue"] = {"depth": 1}
         assert (await check.run()).kind is CheckKind.HEALTHY
-        r = await make(url=url, expectHeaders={"X-Service": r"^billing/"}).run()
+        r = await make_on(url=url, expectHeaders={"X-Service": r"^billing/"}).run()
         assert r.kind is CheckKind.UNHEALTHY and "X-Service" in r.message
-        r = await make(url=url, expect=[{"path": "$.status", "equals": "busy"}]).run()
+        r = await make_on(url=url,
+                          expect=[{"path": "$.status", "equals": "busy"}]).run()
         assert r.kind is CheckKind.UNHEALTHY and 'expected "busy"' in r.message
     finally:
         await runner.cleanup()
@@ -135,21 +145,21 @@ def test_bad_contract_config_names_the_field():
                             "expect": [{"path": "$.a", "matches": "("}]})
 
 
-async def test_http_healthy_degraded_unhealthy_stalled(demo, check_env):
+async def test_http_healthy_degraded_unhealthy_stalled(demo, make_http):
     port, proc = demo
     url = f"http://127.0.0.1:{port}"
-    r = await make_check("http", env=check_env, url=url + "/health", timeout=2000).run()
+    r = await make_http(url=url + "/health", timeout=2000).run()
     assert r.kind is CheckKind.HEALTHY and r.details["status"] == 200 and r.latency_ms > 0
-    r = await make_check("http", env=check_env, url=url + "/slow?ms=300", timeout=2000,
+    r = await make_http(url=url + "/slow?ms=300", timeout=2000,
                          degradedAfter=100).run()
     assert r.kind is CheckKind.DEGRADED and r.latency_ms >= 300
     http("POST", url + "/fail")
-    r = await make_check("http", env=check_env, url=url + "/health", timeout=2000).run()
+    r = await make_http(url=url + "/health", timeout=2000).run()
     assert r.kind is CheckKind.UNHEALTHY and "500" in r.message
     http("POST", url + "/heal")
     os.kill(proc.pid, signal.SIGSTOP)
     try:
-        r = await make_check("http", env=check_env, url=url + "/health", timeout=500).run()
+        r = await make_http(url=url + "/health", timeout=500).run()
         assert r.kind is CheckKind.STALLED and 450 <= r.latency_ms < 1500
     finally:
         os.kill(proc.pid, signal.SIGCONT)

@@ -11,9 +11,9 @@ from tests.support.checks import make_check
 from tests.support.helpers import free_port
 
 
-async def test_http_and_tcp_refused_when_nothing_listens(check_env):
+async def test_http_and_tcp_refused_when_nothing_listens(make_http):
     port = free_port()
-    r = await make_check("http", env=check_env, url=f"http://127.0.0.1:{port}/health").run()
+    r = await make_http(url=f"http://127.0.0.1:{port}/health").run()
     assert r.kind is CheckKind.REFUSED and "refused" in r.message
     r = await make_check("tcp", port=port).run()
     assert r.kind is CheckKind.REFUSED
