@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,18 @@ async def test_webhook_is_signed_with_custom_headers(receiver: Receiver, channel
     assert body["alerts"][0]["correlationId"] == "inc_big"
     assert body["alerts"][0]["downtimeMs"] == 93_000 and body["severity"] == "critical"
     assert b"s3cret-key" not in got.raw
+
+
+async def test_a_batch_delivery_id_is_alert_shaped_and_stable(receiver: Receiver, channel) -> None:
+    ch = channel("webhook", receiver.url("webhook"))
+    batch = [big_alert(i, incident=f"inc_{i}") for i in range(3)]
+    assert (await ch.send(batch)).ok
+    assert (await ch.send(list(reversed(batch)))).ok  # the same batch, retried
+    first, again = (r.headers["X-Soulfra-Delivery"] for r in receiver.of("webhook")[-2:])
+    assert re.fullmatch(r"AL_[0-9a-f]{10}", first), first
+    assert first == again and first not in {a.id for a in batch}
+    assert (await ch.send(batch[:2])).ok  # another batch: another id
+    assert receiver.of("webhook")[-1].headers["X-Soulfra-Delivery"] != first
 
 
 async def test_platform_answers_are_read_as_documented(receiver: Receiver, channel) -> None:

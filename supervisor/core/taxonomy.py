@@ -130,6 +130,12 @@ SCHEDULER_STALLED = Classification("scheduler_stalled", Category.SCHEDULER_STALL
                                    Level.SYSTEM, Severity.CRITICAL)
 STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_FAILED,
                                     Level.SYSTEM, Severity.CRITICAL)
+# A check the daemon's own trouble made inconclusive (health_checks.base.CheckKind.INCONCLUSIVE).
+CHECK_INCONCLUSIVE_FDS = Classification("check_inconclusive",
+                                        Category.FILE_DESCRIPTORS_EXHAUSTED, Level.SYSTEM,
+                                        Severity.HIGH)
+CHECK_INCONCLUSIVE_LAG = Classification("check_inconclusive", Category.EVENT_LOOP_BLOCKED,
+                                        Level.SYSTEM, Severity.MEDIUM)
 UNHANDLED = Classification("unhandled_exception", Category.INTERNAL_ERROR, Level.SYSTEM,
                            Severity.HIGH)
 
