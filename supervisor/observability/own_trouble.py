@@ -27,6 +27,7 @@ LATE_FRACTION = 0.25
 # One error per reason at most this often; the checks in between are counted into it.
 REPORT_EVERY_S = 10.0
 _FD_ERRORS = tuple(os.strerror(e) for e in (errno.EMFILE, errno.ENFILE))
+_OUR_SOCKET_FAILURES = (CheckKind.REFUSED, CheckKind.STALLED, CheckKind.CONNECTION_LOST)
 
 Report = Callable[..., object]
 
@@ -60,7 +61,11 @@ class OwnTrouble:
         elapsed = time.monotonic() - started
         late_by = max(LATE_MIN_S, LATE_FRACTION * timeout_s)
         reason, why = None, ""
-        if any(text in result.message for text in _FD_ERRORS) or fds_exhausted():
+        # EMFILE quoted by a failed connect is ours; quoted in a service's answer (an HTTP 500
+        # body), it is the service's own trouble, so only the probe counts for those.
+        ours = result.kind in _OUR_SOCKET_FAILURES and any(t in result.message
+                                                            for t in _FD_ERRORS)
+        if ours or fds_exhausted():
             reason, why = "fds", "the supervisor has no free file descriptor"
         elif result.kind is CheckKind.STALLED:
             lag_s = self._max_lag_ms_since(started) / 1000

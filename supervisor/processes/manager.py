@@ -109,6 +109,9 @@ class ProcessManager:
             self._report_exit(service, pid, None)
 
         loop.add_reader(fd, exited)
+        seen = identify(pid)
+        if seen is not None:  # its startup grace counts from its real start, not from now
+            self.started_at[service] = time.monotonic() - max(0.0, time.time() - seen.start_time)
         logger.info("watching {} pid {} for exit", service, pid)
         return True
 

@@ -52,6 +52,14 @@ class RecoveryTables(StoreConnection):
             return int(self.conn.execute(sql, args).fetchone()[0])
         return await self._in_thread(q)
 
+    async def unfinished_recoveries(self) -> list[dict[str, Any]]:
+        """Recoveries stored as queued or running: at start, the ones an earlier boot left."""
+        def q() -> list[dict[str, Any]]:
+            return [self._row(r, RECOVERY_JSON) or {} for r in self.conn.execute(
+                "SELECT * FROM recoveries WHERE status IN ('queued', 'running') "
+                "ORDER BY created_at")]
+        return await self._in_thread(q)
+
     async def list_recoveries(self, since: float, service: str | None = None,
                               limit: int = 1000) -> list[dict[str, Any]]:
         def q() -> list[dict[str, Any]]:
