@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from loguru import logger
 import health_checks
 from health_checks.base import CheckEnv, HealthCheck
 from supervisor.alerts.service import AlertService
+from supervisor.api.server import ApiServer
 from supervisor.clients.http import HttpClient
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
@@ -37,6 +39,7 @@ from supervisor.recovery.locks import RedisLease
 from supervisor.recovery.manager import RecoveryManager
 from supervisor.recovery.resume import recheck, resume_states
 from supervisor.store.database import Store
+from supervisor.systemd.limits import api_accept_burst, api_connection_cap, raise_fd_limit
 from supervisor.systemd.notify import Notifier, status_line
 from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
 from supervisor.systemd.watchdog import Watchdog
@@ -100,12 +103,17 @@ class Daemon:
         self.status.register("ingest", self.ingest.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.api_url = ""
-        self._runner: web.AppRunner | None = None
+        self._api: ApiServer | None = None
+        self.fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
         self._stop = asyncio.Event()
         self._rechecks: set[asyncio.Task[list[CheckResult]]] = set()
         self._hurry = asyncio.Event()
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
-        self.watchdog = Watchdog(self.notifier, self.scheduler, self.status_line)
+        selfwatch = self.monitoring.selfwatch
+        selfwatch.lag_hooks.append(self.metrics.observe_loop_lag)
+        self.watchdog = Watchdog(
+            self.notifier, lambda: selfwatch.overdue if selfwatch.scheduler_stalled else [],
+            self.status_line)
         self.reloader = ConfigReloader(self, settings.config_poll_interval)
         # Run at shutdown after queued events are written and before the store closes:
         # (name, coroutine function) pairs.
@@ -211,19 +219,17 @@ class Daemon:
     async def _start_api(self) -> None:
         if self.api_factory is None:
             return
-        self._runner = web.AppRunner(self.api_factory(self), access_log=None,
-                                     handle_signals=False, shutdown_timeout=API_SHUTDOWN_S)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
-        await site.start()
-        bound = self._runner.addresses
-        port = bound[0][1] if bound else self.settings.port
+        soft = self.fd_limit[0]
+        self._api = ApiServer(self.api_factory(self), api_connection_cap(soft),
+                              api_accept_burst(soft), API_SHUTDOWN_S)
+        port = await self._api.start(self.settings.host, self.settings.port)
         self.api_url = f"http://{self.settings.host}:{port}"
+        self.status.register("api", self._api.to_dict)
 
     async def stop_api(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._api is not None:
+            await self._api.stop()
+            self._api = None
 
     def request_stop(self) -> None:
         if self._stop.is_set():  # a second signal: stop waiting for recoveries
@@ -236,6 +242,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reloader.reload_soon, "SIGHUP")
+        self.fd_limit = raise_fd_limit()
         await self.start()
         logger.info("soulfra-supervisor {} watching {} service(s)", self.api_url,
                     len(self.services))

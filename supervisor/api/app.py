@@ -47,4 +47,5 @@ def create_app(daemon: Daemon) -> web.Application:
     history.setup(app, daemon)
     if daemon.settings.fault_injection:
         app.add_routes(faults.routes)
+        app[faults.FAULT_TASKS] = set()
     return app

@@ -27,6 +27,9 @@ class CheckKind(StrEnum):
     NO_PROGRESS = "no_progress"
     PROCESS_EXITED = "process_exited"
     CHECK_ERROR = "check_error"  # the check itself crashed: our bug, not the service's
+    # The daemon could not judge (out of fds, its own loop late past the timeout): says
+    # nothing about the service, so it never counts toward errorThreshold.
+    INCONCLUSIVE = "inconclusive"
 
     @property
     def is_up(self) -> bool:

@@ -31,9 +31,12 @@ def new_error_id() -> str:
 
 
 def environment() -> dict[str, Any]:
+    try:  # reads /proc: fails when the daemon is out of fds, which is worth storing too
+        rss: int | None = psutil.Process().memory_info().rss
+    except (psutil.Error, OSError):
+        rss = None
     return {"version": __version__, "host": socket.gethostname(), "pid": os.getpid(),
-            "rssBytes": psutil.Process().memory_info().rss,
-            "uptimeS": round(time.time() - STARTED, 1)}
+            "rssBytes": rss, "uptimeS": round(time.time() - STARTED, 1)}
 
 
 def error_row(c: Classification, service: str | None, message: str, *,

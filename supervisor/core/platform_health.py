@@ -22,14 +22,19 @@ def overall_status(states: list[ServiceState]) -> str:
 
 
 async def health_payload(tracker: StateTracker, store: Store, *, uptime_window_h: float,
-                         started_at: float, alert_delivery: str) -> dict[str, Any]:
+                         started_at: float, alert_delivery: str,
+                         monitoring: dict[str, Any]) -> dict[str, Any]:
+    """`monitoring`: whether the checks themselves run (the self-watch's stall verdict)."""
     states = list(tracker.services.values())
     now = time.time()
     window = uptime_window_h * 3600
     transitions = await store.transitions(now - window)
     uptime = uptime_percent(transitions, now - window, now, {s.name for s in states})
+    # Stalled checks make every state above stale: say so, and let load balancers see it.
+    status = "critical" if monitoring["status"] != "ok" else overall_status(states)
     return {
-        "status": overall_status(states),
+        "status": status,
+        "monitoring": monitoring,
         "services": {s.name: {"status": str(s.state),
                               "responseTime": _ms(s.response_time_ms)} for s in states},
         "recentErrors": await store.count_errors(now - 3600),

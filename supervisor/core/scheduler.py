@@ -63,6 +63,10 @@ class Scheduler:
         # Intervals of non-critical services are multiplied by this (the overhead budget,
         # supervisor/observability/overhead.py, sets it; 1.0 = as configured).
         self.stretch = 1.0
+        # Set by the self-watch: turns a failure the daemon itself caused (no free fd, its own
+        # loop late past the timeout) into an inconclusive result; see observability/own_trouble.
+        self.judge: Callable[[str, float, CheckResult, float], CheckResult] | None = None
+        self.revived = 0
 
     def add(self, runtime: ServiceRuntime, start: bool = True) -> None:
         self.services[runtime.name] = runtime
@@ -102,6 +106,30 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def revive(self, names: list[str]) -> list[str]:
+        """Start a fresh check loop for each named service whose loop died or hangs; the ones
+        restarted. The self-watch calls this when its stall verdict names them."""
+        revived = []
+        for name in names:
+            rt = self.services.get(name)
+            task = self._tasks.get(name)
+            if rt is None or task is None:
+                continue
+            if not task.done():
+                task.cancel()  # hung past every timeout: a fresh loop is the way out
+            self._start(rt)
+            revived.append(name)
+        self.revived += len(revived)
+        return revived
+
+    def kill_loops(self) -> int:
+        """Cancel every check loop, leaving them registered as running (fault injection:
+        the stall the self-watch must notice and heal)."""
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
 
     def overdue(self, slack_s: float = 5.0, now: float | None = None) -> list[str]:
         """Scheduled services whose loop died or has not finished a run when it should have:
@@ -193,6 +221,7 @@ class Scheduler:
     async def _run_check(self, rt: ServiceRuntime, check: HealthCheck) -> CheckResult:
         async with self._sem:
             started = time.perf_counter()
+            started_at = time.monotonic()
             try:
                 async with asyncio.timeout(check.config.timeout_s + OVERRUN_GRACE_S):
                     result = await check.run()
@@ -206,6 +235,8 @@ class Scheduler:
                 result = check.result(CheckKind.CHECK_ERROR, 0.0,
                                       f"check {check.name} crashed: {exc!r}",
                                       traceback=traceback.format_exc(limit=5))
+        if not result.ok and self.judge is not None:
+            result = self.judge(rt.name, check.config.timeout_s, result, started_at)
         # A result's message often quotes the URL it tried: mask secrets once, here, before
         # the state, the bus, the store and the API ever hold it.
         if result.message:

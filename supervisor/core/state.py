@@ -76,6 +76,11 @@ _FAILURE_ORDER = [CheckKind.PROCESS_EXITED, CheckKind.REFUSED, CheckKind.STALLED
                   CheckKind.RESOURCE_PRESSURE]
 
 
+# Results that say nothing about the service: a crashed check (our bug) or one the daemon's own
+# trouble made inconclusive.
+_NOT_COUNTED = (CheckKind.CHECK_ERROR, CheckKind.INCONCLUSIVE)
+
+
 def worst(results: list[CheckResult]) -> CheckResult | None:
     """The failure that best explains the service's state, or None when all are up."""
     failures = [r for r in results if not r.ok]
@@ -122,9 +127,12 @@ class StateTracker:
             if r.kind is CheckKind.CHECK_ERROR:
                 self.bus.publish("check_error", name, st.correlation_id, check=r.check,
                                  message=r.message)
-        counted = [r for r in results if r.kind is not CheckKind.CHECK_ERROR]
+        counted = [r for r in results if r.kind not in _NOT_COUNTED]
         if not counted:
             return
+        if worst(counted) is None and len(counted) < len(results) and any(
+                r.kind is CheckKind.INCONCLUSIVE for r in results):
+            return  # a round the daemon could not fully judge proves no recovery either
         st.last_results = counted
         if st.state is State.MAINTENANCE:
             return

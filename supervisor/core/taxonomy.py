@@ -137,6 +137,12 @@ STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_F
 # Over MONITORING_OVERHEAD_LIMIT: intervals stretched (supervisor/observability/overhead.py).
 OVERHEAD_EXCEEDED = Classification("monitoring_overhead", Category.MONITORING_OVERHEAD,
                                    Level.SYSTEM, Severity.LOW)
+# A check the daemon's own trouble made inconclusive (health_checks.base.CheckKind.INCONCLUSIVE).
+CHECK_INCONCLUSIVE_FDS = Classification("check_inconclusive",
+                                        Category.FILE_DESCRIPTORS_EXHAUSTED, Level.SYSTEM,
+                                        Severity.HIGH)
+CHECK_INCONCLUSIVE_LAG = Classification("check_inconclusive", Category.EVENT_LOOP_BLOCKED,
+                                        Level.SYSTEM, Severity.MEDIUM)
 UNHANDLED = Classification("unhandled_exception", Category.INTERNAL_ERROR, Level.SYSTEM,
                            Severity.HIGH)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
-from supervisor.core.scheduler import OVERRUN_GRACE_S, SLOW_PROBE_FACTOR, add_check_hook
+from supervisor.core.scheduler import add_check_hook
 from supervisor.observability.overhead import OverheadBudget
 from supervisor.observability.performance import CheckStats
 from supervisor.observability.reports import build_report, read_latest, write_report
@@ -50,8 +50,8 @@ class Monitoring:
         self.checks = CheckStats()
         self.selfwatch = SelfWatch(daemon.store, daemon.bus,
                                    lag_threshold_s=s.loop_lag_threshold_ms / 1000,
-                                   scheduler_last_tick=lambda: daemon.scheduler.last_tick,
-                                   scheduler_stall_s=self._stall_limit)
+                                   scheduler=daemon.scheduler,
+                                   stall_slack_s=s.scheduler_stall_grace_s)
         self.overhead = OverheadBudget(daemon.scheduler, daemon.bus, s.monitoring_overhead_limit,
                                        report=self.selfwatch.report,
                                        sample_s=s.overhead_sample_s)
@@ -127,16 +127,6 @@ class Monitoring:
             self.latest_report = await asyncio.to_thread(read_latest, self.reports_dir)
         return self.latest_report
 
-    def _stall_limit(self) -> float | None:
-        """How long the scheduler may go without finishing a run before it counts as stuck."""
-        d = self.daemon
-        if not d.settings.error_monitoring_enabled or not d.scheduler.services:
-            return None
-        rts = list(d.scheduler.services.values())
-        fastest = min(d.scheduler.interval_of(rt) for rt in rts) * SLOW_PROBE_FACTOR
-        slowest_check = max((c.config.timeout_s for rt in rts for c in rt.checks), default=0)
-        return fastest + slowest_check + OVERRUN_GRACE_S + d.settings.scheduler_stall_grace_s
-
     # -- status contributions ---------------------------------------------------------------
     async def _daemon_status(self) -> dict[str, Any]:
         d = self.daemon
@@ -162,6 +152,7 @@ class Monitoring:
     def _checks_status(self) -> dict[str, Any]:
         sched = self.daemon.scheduler
         return {"total": self.checks.total,
+                "inconclusive": self.selfwatch.own_trouble.to_dict(),
                 "lastProgressAgoS": round(time.monotonic() - sched.last_tick, 2)}
 
     def _events_status(self) -> dict[str, Any]:

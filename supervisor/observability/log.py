@@ -3,6 +3,9 @@
 - Levels per component: ERROR_LOG_LEVEL is the default, SOULFRA_LOG_LEVELS overrides it per
   module prefix (`aiohttp=warning,supervisor.core.scheduler=debug`); the longest prefix wins.
 - Optional file log (SOULFRA_LOG_FILE): JSON lines, rotated and pruned by loguru.
+- A line repeated from the same place is written REPEAT_BURST times a minute at most; the next
+  one written says how many were left out (asyncio's `socket.accept() out of system resource`
+  came 10,485 times in 8 s at the fd limit, a full disk 466 tracebacks in 30 s).
 - Every line is redacted, tracebacks included (loguru's patcher only sees the message and the
   bound values, so the sinks redact the finished text as well).
 """
@@ -12,7 +15,9 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -88,6 +93,46 @@ class LevelFilter:
         return bool(record["level"].no >= self.level_for(record["name"] or ""))
 
 
+REPEAT_BURST = 5
+REPEAT_WINDOW_S = 60.0
+_DIGITS = re.compile(r"\d+")
+
+
+class RepeatLimiter:
+    """Lets a line through unless the same line (digits aside) from the same place has been
+    written REPEAT_BURST times within the window; decided once per record for every sink."""
+
+    def __init__(self, burst: int = REPEAT_BURST, window_s: float = REPEAT_WINDOW_S) -> None:
+        self.burst = burst
+        self.window_s = window_s
+        self._seen: dict[tuple[Any, ...], list[float]] = {}  # key -> [window start, n, dropped]
+
+    def __call__(self, record: Any) -> bool:
+        extra = record["extra"]
+        if "_repeat_ok" not in extra:
+            extra["_repeat_ok"] = self._decide(record)
+        return bool(extra["_repeat_ok"])
+
+    def _decide(self, record: Any) -> bool:
+        key = (record["name"], record["function"], record["line"], record["level"].no,
+               _DIGITS.sub("#", record["message"][:300]))
+        now = time.monotonic()
+        entry = self._seen.get(key)
+        if entry is None or now - entry[0] > self.window_s:
+            dropped = int(entry[2]) if entry is not None else 0
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = [now, 1, 0]
+            if dropped:
+                record["message"] += f" [{dropped} more like this left out]"
+            return True
+        entry[1] += 1
+        if entry[1] <= self.burst:
+            return True
+        entry[2] += 1
+        return False
+
+
 def json_line(r: Any) -> str:
     """One compact JSON object per line: what a log shipper wants."""
     line = {"time": r["time"].isoformat(), "level": r["level"].name, "logger": r["name"],
@@ -128,18 +173,23 @@ def setup_logging(level: str = "info", fmt: str = "auto", levels: str = "",
     logger.remove()
     logger.configure(extra={"correlation_id": ""}, patcher=_redact_record)
     level_filter = LevelFilter(by_module)
+    limiter = RepeatLimiter()
+
+    def wanted(record: Any) -> bool:
+        return level_filter(record) and limiter(record)
+
     serialize = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     if serialize:
         logger.add(_redacting(sys.stderr), level=lowest, format=_json_format,
-                   filter=level_filter, diagnose=False, backtrace=False)
+                   filter=wanted, diagnose=False, backtrace=False)
     else:
         logger.add(_redacting(sys.stderr), level=lowest, format=TEXT_FORMAT,
-                   filter=level_filter, diagnose=False, backtrace=False,
+                   filter=wanted, diagnose=False, backtrace=False,
                    colorize=sys.stderr.isatty())
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         keep: str | int = int(retention) if retention.strip().isdigit() else retention
-        logger.add(str(file), level=lowest, format=_json_format, filter=level_filter,
+        logger.add(str(file), level=lowest, format=_json_format, filter=wanted,
                    rotation=rotation, retention=keep, compression=None,
                    diagnose=False, backtrace=False, enqueue=False, catch=True)
     logging.basicConfig(handlers=[_Intercept()], level=min(lowest, logging.WARNING),

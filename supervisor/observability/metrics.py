@@ -8,12 +8,10 @@ keeps several daemons in one test process apart.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from loguru import logger
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -37,7 +35,6 @@ CHECK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
                  30.0)
 RECOVERY_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-LAG_SAMPLE_S = 0.5
 
 # The `_created` series double the scrape for no use in the text format.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -151,7 +148,7 @@ class Metrics:
             registry=r)
         self.loop_lag = Gauge(
             "soulfra_event_loop_lag_seconds",
-            f"How late the latest {LAG_SAMPLE_S} s timer fired (a blocked loop shows here).",
+            "How late the self-watch's latest 0.1 s timer fired (a blocked loop shows here).",
             registry=r)
         self.loop_lag_hist = Histogram(
             "soulfra_event_loop_lag_seconds_distribution", "Event-loop timer lateness.",
@@ -159,19 +156,20 @@ class Metrics:
         self.sse_clients = Gauge(
             "soulfra_event_stream_clients", "Clients connected to the event stream.",
             registry=r)
-        self._lag_task: asyncio.Task[None] | None = None
 
     # -- wiring -----------------------------------------------------------------------------
     def start(self, scheduler: Scheduler) -> None:
-        """Subscribe to the bus, hook the scheduler, start the loop-lag sampler."""
+        """Subscribe to the bus and hook the scheduler (loop lag comes from the self-watch's
+        sampler, through observe_loop_lag)."""
         self.bus.subscribe("metrics", self.on_event)
         add_check_hook(scheduler, self.on_check)
-        self._lag_task = asyncio.create_task(self._sample_lag(), name="metrics:loop-lag")
 
     async def stop(self) -> None:
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            await asyncio.gather(self._lag_task, return_exceptions=True)
+        """Nothing runs on its own; kept so the daemon stops every part the same way."""
+
+    def observe_loop_lag(self, lag_s: float) -> None:
+        self.loop_lag.set(lag_s)
+        self.loop_lag_hist.observe(lag_s)
 
     def track_overhead(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         self.registry.register(_OverheadCollector(snapshot))
@@ -210,14 +208,3 @@ class Metrics:
             self.alert_deliveries.labels(str(d.get("channel")), str(d.get("outcome"))).inc()
             if isinstance(d.get("outboxDepth"), int):
                 self.alert_outbox_depth.set(d["outboxDepth"])
-
-    async def _sample_lag(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            expected = loop.time() + LAG_SAMPLE_S
-            await asyncio.sleep(LAG_SAMPLE_S)
-            lag = max(0.0, loop.time() - expected)
-            self.loop_lag.set(lag)
-            self.loop_lag_hist.observe(lag)
-            if lag > 1.0:
-                logger.warning("event loop was blocked for {:.1f} s", lag)

@@ -5,7 +5,11 @@ level `system`, with the stack that explains them, and none of them stops the da
   that the daemon caught and logged (`logger.exception`), through a loguru sink;
 - a blocked event loop: a ticker measures the loop's lag, and a watchdog thread takes the
   loop thread's stack while it is blocked, so the error names the code that blocked;
-- a scheduler that stopped making progress (`Scheduler.last_tick` too old);
+- a scheduler that stopped making progress: the one stall verdict (`Scheduler.overdue()`), which
+  revives the dead loops, makes /health say the monitoring is broken until a check ran again,
+  and withholds the systemd watchdog ping (systemd/watchdog.py reads it);
+- checks that failed because of the daemon itself (no free fd, its loop late): inconclusive,
+  see own_trouble.py;
 - a store that cannot write (the write queue reports the outage; the error is queued and
   lands once the store writes again, and is visible in /status meanwhile).
 """
@@ -25,6 +29,7 @@ from loguru import logger
 
 from supervisor.core.events import EventBus
 from supervisor.core.incidents import error_row
+from supervisor.core.scheduler import Scheduler
 from supervisor.core.taxonomy import (
     EVENT_LOOP_BLOCKED,
     SCHEDULER_STALLED,
@@ -35,6 +40,7 @@ from supervisor.core.taxonomy import (
     classify_exception,
     fingerprint,
 )
+from supervisor.observability.own_trouble import OwnTrouble
 from supervisor.store.database import Store
 
 SELF = "soulfra-supervisor"  # the `service` of the daemon's own errors
@@ -70,20 +76,26 @@ class _Watchdog(threading.Thread):
 
 class SelfWatch:
     def __init__(self, store: Store, bus: EventBus, *, lag_threshold_s: float = 1.0,
-                 scheduler_last_tick: Callable[[], float] | None = None,
-                 scheduler_stall_s: Callable[[], float | None] | None = None) -> None:
+                 scheduler: Scheduler | None = None, stall_slack_s: float = 10.0) -> None:
         self.store = store
         self.bus = bus
         self.lag_threshold_s = lag_threshold_s
-        self._last_tick = scheduler_last_tick
-        self._stall_after = scheduler_stall_s
+        self.scheduler = scheduler
+        self.stall_slack_s = stall_slack_s
+        # The stall verdict: services overdue now, and when the episode began (monotonic);
+        # it ends when nothing is overdue and a check ran after the last revival.
+        self.overdue: list[str] = []
+        self.stalled_since: float | None = None
+        self._revived_at = 0.0
+        self.own_trouble = OwnTrouble(self.report, self.max_lag_ms_since)
+        # Called with every loop-lag sample in seconds (the metrics read the one sampler).
+        self.lag_hooks: list[Callable[[float], None]] = []
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
         self.lag_ms = 0.0
         self.max_lag_ms = 0.0
         self._lags: deque[tuple[float, float]] = deque(maxlen=600)  # (monotonic, lag ms)
         self.blocks = 0
         self.suppressed = 0
-        self.scheduler_stalled = False
         self._rate: dict[str, deque[float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._watchdog: _Watchdog | None = None
@@ -102,6 +114,8 @@ class SelfWatch:
         self._sink_id = logger.add(self._log_sink, level="ERROR", filter=self._sink_filter,
                                    catch=True)
         self.store.writes.on_failure = self._store_failed
+        if self.scheduler is not None:
+            self.scheduler.judge = self.own_trouble.judge
         self.store.writes.on_recovered = self._store_recovered
 
     async def stop(self) -> None:
@@ -159,7 +173,8 @@ class SelfWatch:
             c = classify_exception(exc)
             if c.category is Category.INTERNAL_ERROR:
                 c = UNHANDLED
-            self.report(c, f"{message}: {type(exc).__name__}: {exc}", exc=exc, **extra)
+            self.report(c, f"{message}: {type(exc).__name__}: {exc}", exc=exc, **extra,
+                        **_raised_at(exc))
         else:
             self.report(UNHANDLED, message, stack="".join(traceback.format_stack()), **extra)
         # keep the default output too: a human tailing the log sees it where they expect
@@ -237,22 +252,57 @@ class SelfWatch:
         self.lag_ms = ms
         self.max_lag_ms = max(self.max_lag_ms, ms)
         self._lags.append((time.monotonic(), ms))
+        for hook in self.lag_hooks:
+            hook(lag)
+
+    def max_lag_ms_since(self, since: float) -> float:
+        """The worst loop lag sampled since the monotonic time `since`."""
+        worst = 0.0
+        for at, ms in reversed(self._lags):
+            if at < since:
+                break
+            worst = max(worst, ms)
+        return worst
 
     def _check_scheduler(self) -> None:
-        if self._last_tick is None or self._stall_after is None:
+        """The one stall verdict: overdue loops are revived, and the episode lasts until a
+        check has run again."""
+        sched = self.scheduler
+        if sched is None:
             return
-        limit = self._stall_after()
-        if limit is None:
-            return
-        idle = time.monotonic() - self._last_tick()
-        if idle > limit and not self.scheduler_stalled:
-            self.scheduler_stalled = True
-            self.report(SCHEDULER_STALLED,
-                        f"scheduler made no progress for {idle:.0f} s (limit {limit:.0f} s)",
-                        stack=_task_stacks("checks:"), idleS=round(idle, 1))
-        elif idle <= limit and self.scheduler_stalled:
-            self.scheduler_stalled = False
-            logger.warning("scheduler makes progress again")
+        now = time.monotonic()
+        overdue = sched.overdue(self.stall_slack_s, now)
+        if overdue:
+            if self.stalled_since is None:
+                self.stalled_since = now
+                self.report(SCHEDULER_STALLED,
+                            f"scheduler made no progress: {len(overdue)} service(s) overdue "
+                            f"({', '.join(overdue[:5])}); reviving their check loops",
+                            stack=_task_stacks("checks:"), overdue=overdue[:20])
+            self.overdue = overdue
+            sched.revive(overdue)
+            self._revived_at = now
+        elif self.stalled_since is not None and all(
+                rt.last_run > self._revived_at
+                for rt in (sched.services.get(n) for n in self.overdue) if rt is not None):
+            logger.warning("scheduler makes progress again after {:.0f} s",
+                           now - self.stalled_since)
+            self.bus.publish("scheduler_recovered", SELF, None,
+                             stalledS=round(now - self.stalled_since, 1))
+            self.stalled_since = None
+            self.overdue = []
+
+    @property
+    def scheduler_stalled(self) -> bool:
+        return self.stalled_since is not None
+
+    def monitoring_status(self) -> dict[str, Any]:
+        """For /health: whether the checks themselves can be trusted right now."""
+        if self.stalled_since is None:
+            return {"status": "ok"}
+        return {"status": "stalled", "overdue": self.overdue[:20],
+                "stalledForS": round(time.monotonic() - self.stalled_since, 1),
+                "reason": "health checks are not running; service states may be stale"}
 
     # -- for /status ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -266,8 +316,22 @@ class SelfWatch:
                               "thresholdMs": round(self.lag_threshold_s * 1000),
                               "blocks": self.blocks},
                 "schedulerStalled": self.scheduler_stalled,
+                "scheduler": {**self.monitoring_status(), "revived":
+                              self.scheduler.revived if self.scheduler is not None else 0},
                 "suppressed": self.suppressed,
                 "recentErrors": list(self.recent)[-10:]}
+
+
+def _raised_at(exc: BaseException) -> dict[str, Any]:
+    """Module, function and line of the frame that raised, like a logged error has."""
+    tb = exc.__traceback__
+    if tb is None:
+        return {}
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    return {"module": frame.f_globals.get("__name__", ""), "function": frame.f_code.co_name,
+            "line": tb.tb_lineno}
 
 
 def _task_stacks(prefix: str, limit: int = 5) -> str:

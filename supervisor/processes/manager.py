@@ -2,7 +2,9 @@
 
 Children stay the daemon's children (no double fork), so their exit arrives through the child
 watcher instead of at the next poll. A pid the daemon did not start (read from a pidfile after
-the daemon itself restarted) is watched through a pidfd, which becomes readable when it exits.
+the daemon itself restarted) is watched through a pidfd, which becomes readable when it exits;
+it is taken only when its start time and command line say it is the service's (identity.py).
+A pid file the daemon wrote is removed when the daemon stops that process or sees it exit.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import psutil
 from loguru import logger
 
+from supervisor.processes.identity import Identity, IdentityBook, identify, why_not
 from supervisor.processes.pidfile import read_pid_file
 from supervisor.processes.spec import ProcessSpec
 
@@ -26,10 +29,13 @@ StartCallback = Callable[[str, int], None]
 
 class ProcessManager:
     def __init__(self, log_dir: Path, on_exit: ExitCallback,
-                 on_start: StartCallback | None = None) -> None:
+                 on_start: StartCallback | None = None,
+                 identity_dir: Path | None = None) -> None:
         self.log_dir = log_dir
         self.on_exit = on_exit
         self.on_start = on_start
+        self.identities = IdentityBook(identity_dir or log_dir.parent / "processes")
+        self._refused: dict[str, int] = {}  # service -> pid not adopted (said once)
         self._children: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._pidfds: dict[str, tuple[int, int]] = {}  # service -> (pid, fd)
@@ -45,7 +51,13 @@ class ProcessManager:
         if spec is not None and spec.pid_file:
             pid = read_pid_file(spec.pid_file)
             if pid is not None and _alive(pid):
-                return pid
+                why = why_not(pid, self.identities.recall(service), spec)
+                if why is None:
+                    return pid
+                if self._refused.get(service) != pid:
+                    self._refused[service] = pid
+                    logger.warning("{}: not adopting pid {} from {}: {}", service, pid,
+                                   spec.pid_file, why)
         return None
 
     async def start(self, service: str, spec: ProcessSpec) -> int:
@@ -65,6 +77,12 @@ class ProcessManager:
         if spec.pid_file:  # small local writes, kept on the loop as they were
             Path(spec.pid_file).parent.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
             Path(spec.pid_file).write_text(f"{proc.pid}\n")  # noqa: ASYNC240
+        # The argv is what we passed (reading it back races the exec); the start time is
+        # the kernel's, fixed at fork.
+        seen = identify(proc.pid)
+        self.identities.remember(service, Identity(
+            proc.pid, seen.start_time if seen else time.time(), list(spec.command),
+            spec.pid_file, spec.shell))
         self._children[service] = proc
         self.started_at[service] = time.monotonic()
         self._watchers[service] = asyncio.create_task(self._watch_child(service, proc),
@@ -78,6 +96,7 @@ class ProcessManager:
         code = await proc.wait()
         if self._children.get(service) is proc:
             del self._children[service]
+        self._forget_identity(service, proc.pid)
         self._report_exit(service, proc.pid, code)
 
     def adopt(self, service: str, pid: int) -> bool:
@@ -92,9 +111,13 @@ class ProcessManager:
 
         def exited() -> None:
             self._forget_pidfd(service)
+            self._forget_identity(service, pid)
             self._report_exit(service, pid, None)
 
         loop.add_reader(fd, exited)
+        seen = identify(pid)
+        if seen is not None:  # its startup grace counts from its real start, not from now
+            self.started_at[service] = time.monotonic() - max(0.0, time.time() - seen.start_time)
         logger.info("watching {} pid {} for exit", service, pid)
         return True
 
@@ -103,6 +126,16 @@ class ProcessManager:
         if entry is not None:
             asyncio.get_running_loop().remove_reader(entry[1])
             os.close(entry[1])
+
+    def _forget_identity(self, service: str, pid: int) -> None:
+        """The process the daemon started has gone: its pid file and record go too (only
+        while they still name it: a restart may already have written the next pid)."""
+        recorded = self.identities.recall(service)
+        if recorded is None or recorded.pid != pid:
+            return
+        if recorded.pid_file and read_pid_file(recorded.pid_file) == pid:
+            Path(recorded.pid_file).unlink(missing_ok=True)
+        self.identities.forget(service)
 
     def _report_exit(self, service: str, pid: int, code: int | None) -> None:
         if pid in self._expected:
@@ -127,6 +160,8 @@ class ProcessManager:
         if group:  # leftovers of the group (workers the service forked) go too
             _signal(pid, group, signal.SIGKILL)
         self._forget_pidfd(service)
+        if not _alive(pid):
+            self._forget_identity(service, pid)
         return [pid]
 
     async def _wait_gone(self, service: str, pid: int,

@@ -28,6 +28,7 @@ from supervisor.core.state import State, StateTracker
 from supervisor.processes.manager import ProcessManager
 from supervisor.recovery.breaker import Breakers
 from supervisor.recovery.dependencies import Dependencies
+from supervisor.recovery.interrupted import InterruptedRecoveries
 from supervisor.recovery.journal import RecoveryJournal, new_run_id
 from supervisor.recovery.locks import LocalLock, RecoveryLock
 from supervisor.recovery.pause import Pauses
@@ -66,6 +67,7 @@ class RecoveryManager:
         self.pauses = Pauses(tracker=tracker, bus=bus, scheduler=scheduler,
                              processes=processes, breakers=self.breakers, journal=self.journal,
                              runner=self.runner, plans=self.plans, spawn=self._spawn)
+        self.interrupted = InterruptedRecoveries(store)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiting: set[str] = set()  # services with a deferred re-check pending
         self._up_at: dict[str, float] = {}  # monotonic time each service was last seen up
@@ -102,7 +104,12 @@ class RecoveryManager:
                            for name, svc in services.items()})
 
     async def load(self) -> None:
-        """Restore breakers, backoff levels and pauses from the store (daemon start)."""
+        """Restore breakers, backoff levels and pauses from the store (daemon start); close
+        the recoveries an earlier boot left unfinished."""
+        try:
+            await self.interrupted.close_unfinished()
+        except Exception:
+            logger.exception("cannot close the recoveries left unfinished by the last run")
         try:
             await self.breakers.load()
         except Exception:
@@ -151,11 +158,20 @@ class RecoveryManager:
             self._up_at[service] = time.monotonic()
             await self.breakers.up_again(service, event.at, event.correlation_id)
             self._spawn(self._undo_temporary_steps(service))
+            if self.interrupted.pending(service):
+                self._spawn(self.interrupted.incident_ended(
+                    service, self.active.get(service), list(self.runs.values())))
             if previous.is_down:
                 for dependent in self.dependents_of(service):
                     st = self.tracker.services.get(dependent)
                     if st is not None and st.state is State.FAILING:
                         self._spawn(self._recheck_dependent(dependent))
+
+    async def recover_resumed(self, service: str) -> None:
+        """A service whose incident resumed after a daemon restart and still fails: treated as
+        freshly failing, so a process that resume adopted or started gets its startup grace
+        and its checks decide again right before anything is done."""
+        await self._auto(service)
 
     async def _auto(self, service: str) -> None:
         """An automatic recovery for a service that was just declared failing."""

@@ -6,7 +6,9 @@ its error and its recovery time carry on instead of starting anew. It is checked
 still fails, automatic recovery is asked for, and the recovery manager decides as it would
 have (its circuit breaker, backoff level and pauses are restored by RecoveryManager.load: a
 service given up on is skipped and given up on again, not restarted). An interrupted recovery
-is finished this way.
+is finished this way, as for a service that just failed: a process that the daemon's start
+adopted or started is left to boot within its startup grace, and the checks run again right
+before anything is done, so the service is never started twice.
 """
 
 from __future__ import annotations
@@ -70,6 +72,6 @@ async def recheck(name: str, *, scheduler: Scheduler, tracker: StateTracker,
     st = tracker.services.get(name)
     if st is not None and st.state is State.FAILING and recovery.auto_enabled:
         try:
-            await recovery.request(name, "auto", requested_by="auto")
+            await recovery.recover_resumed(name)
         except Exception:
             logger.exception("{}: cannot resume its recovery", name)

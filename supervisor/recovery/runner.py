@@ -30,7 +30,7 @@ from supervisor.recovery.journal import RecoveryJournal
 from supervisor.recovery.locks import RecoveryLock
 from supervisor.recovery.plan import ServicePlan, Step
 from supervisor.recovery.run import OUTPUT_LIMIT, RecoveryRun
-from supervisor.recovery.verify import verify_healthy
+from supervisor.recovery.verify import passes_now, verify_healthy
 
 STRATEGY_TIMEOUT_S = 120.0
 ContextFactory = Callable[[RecoveryRun, str, int], RecoveryContext]
@@ -89,6 +89,12 @@ class RecoveryRunner:
                                  plan=run.plan, delayMs=round(delay * 1000))
                 if delay:
                     await asyncio.sleep(delay)
+                # Fresh evidence right before acting: after a wait, or for a recovery resumed
+                # after a daemon restart, the service may be up again by itself.
+                if run.requested_by == "auto" and await passes_now(service, self.scheduler):
+                    run.status, run.finished_at = "skipped", time.time()
+                    run.message = "healthy again right before acting: nothing done"
+                    return
                 ok = False
                 for config, strategy in steps:
                     ok = await self._step(run, config, strategy)

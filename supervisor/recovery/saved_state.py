@@ -58,11 +58,4 @@ class RecoveryStateStore:
         row["paused"] = json.dumps(row["paused"]) if row["paused"] is not None else None
         row["breaker_open"] = int(row["breaker_open"])
         row["updated_at"] = time.time()
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-
-        def q(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT OR REPLACE INTO recovery_state ({cols}) VALUES ({marks})",
-                list(row.values()))
-        await self.store.run(q)
+        await self.store.save_recovery_state(row)

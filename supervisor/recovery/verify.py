@@ -1,4 +1,6 @@
-"""Is a repair real? A recovery attempt counts only when the service's checks pass again."""
+"""Is a repair real? A recovery attempt counts only when a fresh round of the service's checks
+passes against the new process (the state alone proves nothing: one failed round does not move
+a service that an older check found healthy)."""
 
 from __future__ import annotations
 
@@ -12,20 +14,26 @@ from supervisor.processes.manager import ProcessManager
 VERIFY_POLL_S = 0.25
 
 
+async def passes_now(service: str, scheduler: Scheduler) -> bool:
+    """A fresh round of the service's checks passed (an inconclusive one does not)."""
+    results = await scheduler.run_service(service)
+    return bool(results) and all(r.ok for r in results)
+
+
 async def verify_healthy(service: str, pid: int | None, grace_s: float, *,
                          scheduler: Scheduler, tracker: StateTracker,
                          processes: ProcessManager) -> tuple[bool, str]:
-    """Check again until the service is up, within the startup grace; fail at once when the
-    process that the attempt started (`pid`) exits meanwhile."""
+    """Check again until a round of checks passes, within the startup grace; fail at once
+    when the process that the attempt started (`pid`) exits meanwhile."""
     started = time.monotonic()
     deadline = started + grace_s
     while True:
-        await scheduler.run_service(service)
+        passed = await passes_now(service, scheduler)
         st = tracker.get(service)
-        if st.state.is_up:
-            return True, f"verified healthy after {time.monotonic() - started:.1f} s"
         if pid is not None and processes.pid_of(service, None) != pid:
             return False, f"process {pid} exited during startup"
+        if passed:
+            return True, f"verified healthy after {time.monotonic() - started:.1f} s"
         if time.monotonic() >= deadline:
             why = st.last_failure.message if st.last_failure else "still failing"
             return False, f"not healthy within the startup grace ({grace_s:g} s): {why}"

@@ -25,5 +25,9 @@ class Store(ErrorGroupTables, RecoveryTables, TransitionTables, Retention):
             self._write_recovery(payload)
         elif kind == "recovery_update":
             self._write_recovery_update(payload)
+        elif kind == "recovery_state":
+            self._write_recovery_state(payload)
+        elif kind == "recovery_state":
+            self._write_recovery_state(payload)
         else:
             super()._write(kind, payload)

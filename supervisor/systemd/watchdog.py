@@ -1,9 +1,10 @@
 """The systemd watchdog: pings only while the event loop and the scheduler make progress.
 
 The ping is sent from a task on the event loop, so a loop blocked by synchronous work sends
-nothing; and it is withheld while the scheduler is stalled (a service's check loop died, or has
-not finished a run long after it was due). Either way systemd's WatchdogSec runs out, it kills
-the daemon with SIGABRT and Restart=on-failure starts a fresh one.
+nothing; and it is withheld while the self-watch's stall verdict stands (a service's check loop
+died, or has not finished a run long after it was due, and reviving it has not yet made a check
+run). If that lasts, systemd's WatchdogSec runs out, it kills the daemon with SIGABRT and
+Restart=on-failure starts a fresh one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from supervisor.core.scheduler import Scheduler
 from supervisor.systemd.notify import Notifier
 
 # STATUS= is refreshed this often when there is no watchdog to pace the loop.
@@ -22,12 +22,12 @@ STATUS_EVERY_S = 2.0
 
 
 class Watchdog:
-    def __init__(self, notifier: Notifier, scheduler: Scheduler, status: Callable[[], str],
-                 stall_slack_s: float = 5.0) -> None:
+    def __init__(self, notifier: Notifier, stalled: Callable[[], list[str]],
+                 status: Callable[[], str]) -> None:
+        """`stalled`: the services the self-watch's stall verdict names (empty: all well)."""
         self.notifier = notifier
-        self.scheduler = scheduler
+        self.verdict = stalled
         self.status = status
-        self.stall_slack_s = stall_slack_s
         self.stalled: list[str] = []
         self.pings = 0
         self._task: asyncio.Task[None] | None = None
@@ -44,12 +44,10 @@ class Watchdog:
 
     def tick(self) -> bool:
         """One round: refresh STATUS=, and ping unless the scheduler is stalled."""
-        stalled = self.scheduler.overdue(self.stall_slack_s)
+        stalled = self.verdict()
         if stalled and not self.stalled:
             logger.error("scheduler stalled ({} overdue: {}); withholding the systemd watchdog "
                          "ping", len(stalled), ", ".join(stalled[:5]))
-        elif self.stalled and not stalled:
-            logger.warning("scheduler making progress again")
         self.stalled = stalled
         if stalled:
             self.notifier.status(f"STALLED: checks overdue for {', '.join(stalled[:3])}"

@@ -3,13 +3,13 @@ none of them stops it: a blocked loop, a task nobody awaited, a full disk under 
 
 from __future__ import annotations
 
-import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.helpers import free_port, services_file, wait_for
+from tests.support.helpers import free_port, listening, services_file, wait_for
 
 # Timing-sensitive (loop lag, pacing, watchdog intervals, CPU hogs): under pytest-xdist
 # these run one after another on one worker (scripts/test passes --dist loadgroup).
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.xdist_group("timing")
 
 FAULTS = {"SOULFRA_FAULT_INJECTION": "true", "SOULFRA_LOOP_LAG_THRESHOLD_MS": "500"}
 
-
-def _listening(port: int) -> socket.socket:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
-    s.listen(64)
-    return s
 
 
 def _svc(port: int) -> dict[str, Any]:
@@ -38,7 +31,7 @@ def _system_errors(d: Any, category: str) -> list[dict[str, Any]]:
 
 def test_a_blocked_event_loop_is_an_error_with_the_blocking_stack(daemon_factory) -> None:
     port = free_port()
-    listener = _listening(port)
+    listener = listening(port)
     try:
         d = daemon_factory(services_file({"svc": _svc(port)}), env=FAULTS)
         wait_for(lambda: d.state("svc") == "healthy", what="first check")
@@ -66,9 +59,14 @@ def test_unhandled_task_and_callback_exceptions_are_errors(daemon_factory) -> No
         assert d.post("/api/monitoring/debug/faults", {"fault": fault})[0] == 200
     errs = wait_for(lambda: len(e := _system_errors(d, "INTERNAL_ERROR")) >= 2 and e,
                     what="both failures stored")
-    stacks = [d.get(f"/api/monitoring/errors/{e['id']}")[1]["context"]["stack"] for e in errs]
+    contexts = [d.get(f"/api/monitoring/errors/{e['id']}")[1]["context"] for e in errs]
+    stacks = [c["stack"] for c in contexts]
     assert any("_failing_task" in s for s in stacks)
     assert any("_failing_callback" in s for s in stacks)
+    # where it was raised, as for an error the daemon logged itself
+    assert {c["function"] for c in contexts} >= {"_failing_task", "_failing_callback"}
+    assert all(c["module"] == "supervisor.api.routes.faults" and c["line"] > 0
+               for c in contexts if c["function"].startswith("_failing"))
     assert all(e["type"] == "unhandled_exception" for e in errs)
     assert d.get("/api/monitoring/health")[0] in (200, 503)  # still answering
 
@@ -77,7 +75,7 @@ def test_unhandled_task_and_callback_exceptions_are_errors(daemon_factory) -> No
 def test_store_on_a_full_filesystem_keeps_checking_and_reports_it(daemon_factory, small_tmpfs,
                                                                   tmp_path: Path) -> None:
     port = free_port()
-    listener = _listening(port)
+    listener = listening(port)
     d = daemon_factory(services_file({"svc": _svc(port)}), start=False)
     d.data_dir = small_tmpfs / "data"
     d.start()
@@ -125,7 +123,7 @@ def test_store_on_a_full_filesystem_keeps_checking_and_reports_it(daemon_factory
 @pytest.mark.timeout(90)
 def test_a_scheduler_that_stops_making_progress_is_reported(daemon_factory) -> None:
     port = free_port()
-    listener = _listening(port)  # healthy: no recovery runs checks behind the scheduler's back
+    listener = listening(port)  # healthy: no recovery runs checks behind the scheduler's back
     try:
         svc = {**_svc(port), "checks": [{"type": "tcp", "timeout": 300}]}
         d = daemon_factory(services_file({"svc": svc}),
@@ -140,3 +138,45 @@ def test_a_scheduler_that_stops_making_progress_is_reported(daemon_factory) -> N
         assert d.get("/api/monitoring/status")[1]["selfwatch"]["schedulerStalled"] is True
     finally:
         listener.close()
+
+
+def _fill(path: Path) -> None:
+    """Fill the file system under `path` to the last block (unbuffered: a buffered tail would
+    fail again in close())."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 16384)
+        except OSError:
+            pass
+
+
+@pytest.mark.timeout(120)
+def test_a_full_disk_loses_no_pause_and_floods_no_log(daemon_factory, small_tmpfs) -> None:
+    port = free_port()
+    d = daemon_factory(services_file({"svc": _svc(port)}), start=False)
+    d.data_dir = small_tmpfs / "data"
+    d.start()
+    filler = small_tmpfs / "filler"
+    try:
+        wait_for(lambda: d.state("svc") in ("failing", "recovering", "gave_up"),
+                 what="svc failing (nothing listens)")
+        _fill(filler)
+        # failing checks go on writing errors into a full disk for a while
+        wait_for(lambda: not d.get("/api/monitoring/status")[1]["store"]["writable"],
+                 timeout=30, what="the store reporting it cannot write")
+        status, _ = d.post("/api/monitoring/services/svc/pause", {"reason": "disk work"})
+        assert status == 200
+        time.sleep(10)
+        log = d.log()
+        assert log.count("Traceback") <= 10, log.count("Traceback")
+        filler.unlink()
+        wait_for(lambda: d.get("/api/monitoring/status")[1]["store"]["writable"], timeout=30,
+                 what="the store writing again")
+        d.stop()
+        d.start()  # the pause was queued and written once space was back: it holds
+        assert d.state("svc") == "maintenance"
+        assert d.service("svc")["recovery"]["paused"]["reason"] == "disk work"
+    finally:
+        filler.unlink(missing_ok=True)
+        d.stop()

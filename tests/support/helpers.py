@@ -43,6 +43,15 @@ def free_port() -> int:
     return port
 
 
+def listening(port: int, backlog: int = 256) -> socket.socket:
+    """A TCP listener on 127.0.0.1:port that never accepts: a healthy tcp check's target."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(backlog)
+    return s
+
+
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
              what: str = "condition") -> T:
     """Poll until predicate() is truthy; return it, or fail naming what was awaited."""
@@ -126,17 +135,26 @@ class DaemonProcess:
         self.env = {**os.environ, "SOULFRA_LOG_FORMAT": "json", "SOULFRA_SHUTDOWN_TIMEOUT": "4",
                     **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        # (soft, hard) RLIMIT_NOFILE for the daemon process, to test it at a low fd limit.
+        self.nofile: tuple[int, int] | None = None
 
     def start(self, wait: bool = True) -> DaemonProcess:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor", "run", "--config", str(self.config_path),
              "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_fds if self.nofile else None)
         if wait:
             wait_for(lambda: self.get("/api/monitoring/health")[0] in (200, 503), timeout=20,
                      what=f"daemon API on {self.url} (log {self.log_path})")
         return self
+
+    def _limit_fds(self) -> None:
+        import resource
+
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def get(self, path: str) -> tuple[int, Any]:
         return http("GET", self.url + path)

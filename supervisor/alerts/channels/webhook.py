@@ -2,7 +2,9 @@
 
 The signature is `sha256=<hex HMAC-SHA256 of the raw body>` with the configured secret, in
 `X-Soulfra-Signature` (name configurable), next to `X-Soulfra-Timestamp`. A receiver that
-wants exactly-once can de-duplicate on `X-Soulfra-Delivery` (stable across retries).
+wants exactly-once can de-duplicate on `X-Soulfra-Delivery`: the alert's id, and for a batch an
+id of the same form made from the batch's alert ids, so the same batch retried carries the same
+value (each alert's own id is in the body's `alerts[].id`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def delivery_id(alerts: list[Alert]) -> str:
+    """The alert's id; for a batch an alert-shaped id that only its alerts' ids decide."""
+    if len(alerts) == 1:
+        return alerts[0].id
+    ids = ",".join(sorted(a.id for a in alerts))
+    return "AL_" + hashlib.sha256(ids.encode()).hexdigest()[:10]
+
+
 @registry.register("webhook")
 class WebhookChannel(Channel):
     type_name: ClassVar[str] = "webhook"
@@ -47,8 +57,7 @@ class WebhookChannel(Channel):
         cfg = self.config
         assert isinstance(cfg, WebhookConfig)
         out = {k: v.get_secret_value() for k, v in cfg.headers.items()}
-        out["X-Soulfra-Delivery"] = alerts[0].id + (f"+{len(alerts) - 1}" if len(alerts) > 1
-                                                    else "")
+        out["X-Soulfra-Delivery"] = delivery_id(alerts)
         out["X-Soulfra-Timestamp"] = str(int(time.time()))
         if cfg.secret is not None:
             out[cfg.signature_header] = signature(cfg.secret.get_secret_value(), body)

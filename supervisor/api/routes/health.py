@@ -16,5 +16,6 @@ async def health(request: web.Request) -> web.Response:
     payload = await health_payload(daemon.tracker, daemon.store,
                                    uptime_window_h=daemon.settings.uptime_window_hours,
                                    started_at=daemon.started_at,
-                                   alert_delivery=daemon.alerts.delivery_status())
+                                   alert_delivery=daemon.alerts.delivery_status(),
+                                   monitoring=daemon.monitoring.selfwatch.monitoring_status())
     return web.json_response(payload, status=503 if payload["status"] == "critical" else 200)
