@@ -25,6 +25,7 @@ from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime
 from supervisor.core.state import StateTracker, Thresholds
+from supervisor.observability.client_errors import ClientErrorLogger
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
 from supervisor.observability.status import StatusBoard
@@ -193,6 +194,7 @@ class Daemon:
         if self.api_factory is None:
             return
         self._runner = web.AppRunner(self.api_factory(self), access_log=None,
+                                     logger=ClientErrorLogger(),
                                      handle_signals=False, shutdown_timeout=API_SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
