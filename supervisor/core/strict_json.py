@@ -99,11 +99,16 @@ class _Hooks:
         return _Flagged(message)
 
 
+def _looks_utf16(head: bytes) -> bool:
+    """`{` or whitespace next to a NUL: UTF-16 without a byte order mark."""
+    return len(head) == 2 and 0 in head and bool(set(head) & set(b'{[ \t\r\n"'))
+
+
 def text_of(raw: bytes | str, what: str = "body") -> str:
     """Strict UTF-8 (an optional UTF-8 byte order mark is dropped), or a JSONProblem saying why."""
     if isinstance(raw, str):
         return raw.removeprefix("\ufeff")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(raw) > 1 and b"\x00" in raw[:4]):
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(raw[:2]):
         raise JSONProblem("", f"{what} is UTF-16 or UTF-32; it must be UTF-8")
     try:
         return raw.decode("utf-8").removeprefix("\ufeff")
