@@ -4,50 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-<<<<<<< HEAD
-=======
-from pydantic import ConfigDict, Field, model_validator
-
->>>>>>> 7e19b60 (services.json: strict decoding (path-named refusals for nesting, encodings, huge numbers, duplicate keys), strict numbers, bounded durations, redis URL schemes, BOM accepted; the schema says what validate enforces (hypothesis-generated documents))
 from recovery_strategies import registry
 from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy, StrategyConfig
 from supervisor.processes.spec import ProcessSpec
 
 
-<<<<<<< HEAD
 class RestartCommandConfig(ProcessSpec, StrategyConfig):
-=======
-class ProcessSpec(StrategyConfig):
-    """How to start and stop a service's process. Also the service-level `restart` block."""
-
-    # What _shell_takes_one_string says, for the published schema.
-    model_config = ConfigDict(json_schema_extra={
-        "if": {"required": ["shell"], "properties": {"shell": {"const": True}}},
-        "then": {"properties": {"command": {"maxItems": 1}}}})
-
-    command: list[str] = Field(min_length=1, description="argv of the service's process.")
-    shell: bool = Field(default=False, description="Run command[0] through /bin/sh -c.")
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    pid_file: str | None = Field(default=None, alias="pidFile",
-                                 description="Where the pid is recorded (read to find it).")
-    stop_timeout: float = Field(default=5000, gt=0, le=3_600_000, alias="stopTimeout",
-                                description="ms between SIGTERM and SIGKILL.")
-    auto_start: bool = Field(default=False, alias="autoStart",
-                             description="Start the process when the daemon starts and the "
-                                         "service does not answer.")
-    stop_on_exit: bool = Field(default=False, alias="stopOnExit",
-                               description="Stop the process when the daemon shuts down.")
-
-    @model_validator(mode="after")
-    def _shell_takes_one_string(self) -> ProcessSpec:
-        if self.shell and len(self.command) != 1:
-            raise ValueError("with shell: true, command must be a single string")
-        return self
-
-
-class RestartCommandConfig(ProcessSpec):
->>>>>>> 7e19b60 (services.json: strict decoding (path-named refusals for nesting, encodings, huge numbers, duplicate keys), strict numbers, bounded durations, redis URL schemes, BOM accepted; the schema says what validate enforces (hypothesis-generated documents))
     strategy: Literal["restart_command"] = "restart_command"
 
 

@@ -110,9 +110,12 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
         return json_error(415, f"charset {charset[:40]!r} is not supported; send UTF-8",
                           field="Content-Type")
     try:
-        return decode(raw, what="body")
+        data = decode(raw, what="body")
     except JSONProblem as exc:
         return body_problem(400, exc.path, exc.message)
+    if data is None:  # `null` is not "no body"
+        return body_problem(422, "", "must be a JSON object, not null")
+    return data
 
 
 async def read_body(request: web.Request, model: type[BaseModel], *,
