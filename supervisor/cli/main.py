@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import sys
 from pathlib import Path
@@ -38,6 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from supervisor.daemon import Daemon
     from supervisor.observability.log import setup_logging
 
+    # A watchdog kill (SIGABRT), a segfault or a deadlock then leaves every thread's Python
+    # stack on stderr, which is the journal under systemd.
+    faulthandler.enable()
     settings = _settings(args)
     try:
         setup_logging(settings.error_log_level, settings.log_format, settings.log_levels,

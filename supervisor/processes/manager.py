@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 from loguru import logger
 
+from supervisor.config.settings import child_environment
 from supervisor.processes.pidfile import read_pid_file
 from supervisor.processes.spec import ProcessSpec
 
@@ -48,7 +49,8 @@ class ProcessManager:
     async def start(self, service: str, spec: ProcessSpec) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{service}.log"
-        env = {**os.environ, **spec.env}
+        # Not the daemon's own variables (its API token, webhook URLs): see settings.py.
+        env = {**child_environment(os.environ), **spec.env}
         with open(log_path, "ab") as log:
             if spec.shell:
                 proc = await asyncio.create_subprocess_shell(
