@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from supervisor.config import ConfigError, config_from_text
+from supervisor.config.services import ConfigError, config_from_text
 from tests.helpers import ROOT, services_file, wait_for
 
 GOOD = services_file({"disk": {"checks": [{"type": "disk", "path": "/tmp"}], "interval": 1000}})

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from supervisor.config import ConfigError, config_from_text, json_schema, parse_config
+from supervisor.config.services import ConfigError, config_from_text, json_schema, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
