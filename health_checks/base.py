@@ -36,15 +36,18 @@ class CheckEnv:
 class CheckConfig(BaseModel):
     """Fields every check accepts. Subclasses add `type: Literal[...]` and their own fields."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True,
+                              strict=True)
 
     name: str | None = Field(default=None, description="Name of this check within its service.")
     timeout: float = Field(
-        default=5000, gt=0, description="Milliseconds before the check counts as stalled."
+        default=5000, gt=0, le=3_600_000,
+        description="Milliseconds before the check counts as stalled."
     )
     degraded_after: float | None = Field(
         default=None,
         gt=0,
+        le=3_600_000,
         alias="degradedAfter",
         description="Milliseconds of latency above which an answer counts as degraded.",
     )

@@ -22,9 +22,11 @@ from supervisor.push.board import Expectation
 
 class HeartbeatCheckConfig(CheckConfig):
     type: Literal["heartbeat"] = "heartbeat"
-    period: float = Field(60000, gt=0, description="ms between the beats a service sends.")
-    grace: float | None = Field(None, ge=0, description="ms of lateness tolerated beyond "
-                                                        "period. Default: half the period.")
+    period: float = Field(60000, gt=0, le=604_800_000,
+                          description="ms between the beats a service sends.")
+    grace: float | None = Field(None, ge=0, le=604_800_000,
+                                description="ms of lateness tolerated beyond "
+                                            "period. Default: half the period.")
     max_runtime: float | None = Field(None, gt=0, alias="maxRuntime",
                                       description="ms a job between /start and /finish may "
                                                   "run; longer is stalled.")

@@ -44,7 +44,7 @@ from supervisor.clients.http import conflicting_credentials
 class BodyCondition(BaseModel):
     """One condition on the JSON body; give `path` and one or more tests."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     path: str = Field(description="JSON path such as $.status or $.queues[0].depth")
     equals: Any = Field(None, description="The value must equal this.")
@@ -92,7 +92,8 @@ class BodyCondition(BaseModel):
 class HttpCheckConfig(CheckConfig):
     type: Literal["http"] = "http"
     url: str | None = Field(
-        default=None, description="Full URL. Default: the service's baseUrl + path."
+        default=None, pattern=r"^https?://",
+        description="Full URL. Default: the service's baseUrl + path."
     )
     path: str | None = Field(default=None, description="Path joined to the service's baseUrl.")
     method: Literal["GET", "HEAD", "POST"] = "GET"

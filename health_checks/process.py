@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any, ClassVar, Literal
 
 import psutil
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from health_checks import registry
 from health_checks.base import (
@@ -30,6 +30,11 @@ LEAK_RISING_SHARE = 0.7  # share of steps between samples that must rise for a "
 
 
 class ProcessCheckConfig(CheckConfig):
+    # What _needs_a_target says, for the published schema (an editor shows it).
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": [k], "properties": {k: {"not": {"type": "null"}}}}
+        for k in ("pid", "pidFile", "processName", "cmdline", "systemdUnit")]})
+
     type: Literal["process"] = "process"
     pid: int | None = Field(default=None, gt=0)
     pid_file: str | None = Field(default=None, alias="pidFile")

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from health_checks import registry
 from health_checks._jsonpath import MISSING, lookup, parse
@@ -28,6 +28,11 @@ from supervisor.clients.redis_link import RedisLink, number_at, redis_errors
 
 
 class ProgressCheckConfig(CheckConfig):
+    # What _one_source says, for the published schema.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": [k], "properties": {k: {"type": "string", "minLength": 1}}}
+        for k in ("url", "redisUrl", "heartbeatField")]})
+
     type: Literal["progress"] = "progress"
     url: str | None = Field(None, description="JSON endpoint holding the counter.")
     path: str | None = Field(None, description="JSON path of the counter in url's body.")

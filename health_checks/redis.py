@@ -25,7 +25,7 @@ from supervisor.clients.redis_link import RedisLink, length_of, redis_errors
 
 
 class RedisKeyLimit(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     key: str = Field(min_length=1)
     max_length: int = Field(ge=0, alias="maxLength",
@@ -34,7 +34,9 @@ class RedisKeyLimit(BaseModel):
 
 class RedisCheckConfig(CheckConfig):
     type: Literal["redis"] = "redis"
-    url: str = Field("redis://127.0.0.1:6379/0", description="redis://[:password@]host:port/db")
+    url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://",
+                     description="redis://[:password@]host:port/db, rediss:// (TLS) or "
+                                 "unix:///path/to/socket")
     keys: list[RedisKeyLimit] = Field(default_factory=list,
                                       description="Keys whose length must stay under a limit.")
 

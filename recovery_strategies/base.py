@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class StrategyConfig(BaseModel):
     """Fields every ladder step accepts. Subclasses add `strategy: Literal[...]` and their own."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True,
+                              strict=True)
 
     attempts: int | None = Field(
         default=None, ge=1, le=100,

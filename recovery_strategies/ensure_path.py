@@ -24,9 +24,9 @@ def _absolute(value: str) -> str:
 
 
 class PathSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
-    path: str
+    path: str = Field(description="An absolute path.", json_schema_extra={"pattern": "^/"})
     type: Literal["directory", "file"] = "directory"
     mode: str | None = Field(default=None, pattern=r"^0?[0-7]{3,4}$",
                              description="Octal permissions, e.g. \"0750\".")
@@ -44,6 +44,8 @@ class EnsurePathConfig(StrategyConfig):
     paths: list[PathSpec] = Field(default_factory=list,
                                   description="Paths that must exist with this mode/owner.")
     stale_files: list[str] = Field(default_factory=list, alias="staleFiles",
+                                   json_schema_extra={"items": {"type": "string",
+                                                                "pattern": "^/"}},
                                    description="pid/lock files to remove when the pid they "
                                                "name is not running (or they name none).")
 

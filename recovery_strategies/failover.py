@@ -28,7 +28,7 @@ UP = ("healthy", "degraded")
 
 
 class Backend(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     name: str = Field(min_length=1)
     value: str = Field(description="What is written for clients when this backend is active.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime
 from supervisor.core.state import StateTracker, Thresholds
 from supervisor.ingest.pipeline import Ingestor
+from supervisor.observability.client_errors import ClientErrorLogger
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
 from supervisor.observability.status import StatusBoard
@@ -130,6 +132,7 @@ class Daemon:
         self.bus.subscribe("incidents", self.incidents.on_event,
                            types={"state_changed", "recovery_finished", "recovery_skipped"})
         self.bus.subscribe("recovery", self.recovery.on_event, types={"state_changed"})
+        self.bus.subscribe("systemd-status", self._status_changed, types={"state_changed"})
         self.bus.subscribe("log", self._log_event,
                            types={"state_changed", "recovery_started", "recovery_finished",
                                   "gave_up", "check_error"})
@@ -221,7 +224,8 @@ class Daemon:
             return
         soft = self.fd_limit[0]
         self._api = ApiServer(self.api_factory(self), api_connection_cap(soft),
-                              api_accept_burst(soft), API_SHUTDOWN_S)
+                              api_accept_burst(soft), API_SHUTDOWN_S,
+                              logger=ClientErrorLogger())
         port = await self._api.start(self.settings.host, self.settings.port)
         self.api_url = f"http://{self.settings.host}:{port}"
         self.status.register("api", self._api.to_dict)
@@ -246,9 +250,13 @@ class Daemon:
         await self.start()
         logger.info("soulfra-supervisor {} watching {} service(s)", self.api_url,
                     len(self.services))
-        print(f"API listening on {self.api_url}  (try: curl {self.api_url}/api/monitoring/health)",
-              flush=True)
-        print(f"Data stored in {self.data_dir.resolve()}", flush=True)
+        hello = (f"API listening on {self.api_url}  (try: curl {self.api_url}/api/monitoring/"
+                 "health)", f"Data stored in {self.data_dir.resolve()}")
+        if sys.stdout.isatty():  # a person at a terminal (scripts/run)
+            print(*hello, sep="\n", flush=True)
+        else:  # the journal or a log shipper: one structured line each, like every other
+            logger.bind(api_url=self.api_url).info(hello[0])
+            logger.bind(data_dir=str(self.data_dir.resolve())).info(hello[1])
         await self._stop.wait()
         await self.shutdown()
 
@@ -278,6 +286,11 @@ class Daemon:
             task = asyncio.get_running_loop().create_task(self.scheduler.run_service(service))
             self._rechecks.add(task)
             task.add_done_callback(self._rechecks.discard)
+
+    async def _status_changed(self, event: Event) -> None:
+        """`systemctl status` shows a state change now, not at the next watchdog round."""
+        if not self.watchdog.stalled:  # the watchdog's STALLED line stays until it clears
+            self.notifier.status(self.status_line())
 
     async def _log_event(self, event: Event) -> None:
         log = logger.bind(correlation_id=event.correlation_id or "")

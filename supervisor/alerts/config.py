@@ -14,7 +14,7 @@ from supervisor.alerts.silences import MaintenanceWindow, SilenceSpec
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class DeliveryPolicy(_Model):

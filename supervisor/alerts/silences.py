@@ -22,7 +22,9 @@ from supervisor.store.database import Store
 
 
 class Matchers(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": [k], "properties": {k: {"type": "string"}}}
+        for k in ("service", "severity", "category")]})
 
     service: str | None = Field(None, description="Glob, e.g. payments-*")
     severity: str | None = Field(None, description="Glob over critical/high/medium/low/info")
@@ -39,11 +41,12 @@ class Matchers(BaseModel):
 class SilenceSpec(BaseModel):
     """A silence in services.json (`alerts.silences`) or in a POST body."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     matchers: Matchers
-    start: datetime | None = Field(None, description="ISO-8601; default: now")
-    end: datetime = Field(description="ISO-8601")
+    # strict=False: an ISO-8601 string is how JSON spells a datetime.
+    start: datetime | None = Field(None, strict=False, description="ISO-8601; default: now")
+    end: datetime = Field(strict=False, description="ISO-8601")
     author: str = Field("", max_length=200)
     comment: str = Field("", max_length=2000)
 
@@ -57,11 +60,11 @@ class SilenceSpec(BaseModel):
 class MaintenanceWindow(BaseModel):
     """`alerts.maintenance`: the named services (globs) send no alerts in [start, end)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     services: list[str] = Field(min_length=1)
-    start: datetime
-    end: datetime
+    start: datetime = Field(strict=False)
+    end: datetime = Field(strict=False)
     comment: str = ""
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from supervisor.api import openapi
 from supervisor.api.context import DAEMON
+from supervisor.api.csrf import refuse_cross_site
 from supervisor.api.middlewares import json_errors, require_token
 from supervisor.api.routes import (
     alerts,
@@ -35,7 +36,8 @@ MAX_BODY = 64 * 1024
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    app = web.Application(middlewares=[monitoring.count_requests, json_errors, require_token],
+    app = web.Application(middlewares=[monitoring.count_requests, json_errors,
+                                       refuse_cross_site, require_token],
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     for module in (health, error_reports, errors, recover, services, heartbeat, monitoring,

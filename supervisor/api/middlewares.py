@@ -29,7 +29,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return json_error(exc.status, exc.reason)
+        out = json_error(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the path takes (RFC 9110)
+            out.headers["Allow"] = exc.headers["Allow"]
+        return out
     except Exception:
         logger.exception("API handler failed: {} {}", request.method, request.path)
         return json_error(500, "internal error; see the daemon's log")

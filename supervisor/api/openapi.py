@@ -16,48 +16,105 @@ from pydantic import BaseModel
 
 from supervisor import __version__
 from supervisor.alerts.silences import SilenceSpec
+from supervisor.api.context import DAEMON
 from supervisor.api.routes.error_reports import ErrorReport
 from supervisor.api.routes.faults import Fault
 from supervisor.api.routes.recover import RecoverRequest
 from supervisor.api.routes.reload import ReloadRequest
 from supervisor.api.routes.services import PauseRequest
+from supervisor.core.taxonomy import Category, Level, Severity
+from supervisor.store.errors import STATUSES
 
 routes = web.RouteTableDef()
 
 JSON = "application/json"
 Op = dict[str, Any]
 Body = type[BaseModel] | dict[str, Any]
+Query = str | tuple[str, dict[str, Any]]  # a description, or (description, JSON schema)
+# Schemas the request bodies refer to ("$ref": "#/components/schemas/Matchers"), filled by
+# body_schema() as PATHS is built.
+COMPONENTS: dict[str, Any] = {}
+
+# Query parameters as parse_time / parse_int / parse_choice in supervisor/api take them.
+SINCE = {"type": "string", "pattern": r"^([0-9]{1,12}(\.[0-9]{1,9})?(ms|s|m|h|d|w)|"
+                                      r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+)?"
+                                      r"(Z|[+-][0-9]{2}:[0-9]{2})?)$",
+         "description": "30s, 15m, 1h, 7d or an ISO-8601 time", "maxLength": 40}
+BUCKET = {"type": "string", "pattern": r"^[0-9]{1,4}(h|d)$"}
+
+
+def _error_answer(text: str) -> dict[str, Any]:
+    return {"description": text,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def limit(hi: int, default: int = 100) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": hi, "default": default}
+
+
+def one_of(values: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def some_of(values: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A comma-separated list of these values."""
+    word = "(" + "|".join(values) + ")"
+    return {"type": "string", "pattern": f"^{word}(,{word})*$"}
+
+
+def body_schema(body: Body) -> dict[str, Any]:
+    """A model's JSON schema with its $defs moved to components (OpenAPI resolves refs there)."""
+    if not isinstance(body, type):
+        return body
+    schema = body.model_json_schema(by_alias=True,
+                                    ref_template="#/components/schemas/{model}")
+    COMPONENTS.update(schema.pop("$defs", {}))
+    return schema
 
 
 def op(summary: str, *, description: str = "", tag: str = "monitoring",
-       query: dict[str, str] | None = None, body: Body | None = None,
-       responses: dict[int, str] | None = None, content: str = JSON,
-       headers: dict[str, str] | None = None) -> Op:
-    """One operation: `query` and `headers` map a name to its description, `responses` a
-    status code to what it means; the first 2xx answer is of type `content`."""
+       query: dict[str, Query] | None = None, body: Body | None = None,
+       body_required: bool = True, responses: dict[int, str] | None = None,
+       content: str | tuple[str, ...] = JSON, headers: dict[str, str] | None = None) -> Op:
+    """One operation: `query` maps a name to its description (or description and schema),
+    `headers` a name to its description, `responses` a status code to what it means; the
+    first 2xx answer is of type `content`. An optional body says body_required=False."""
     out: Op = {"summary": summary, "tags": [tag]}
     if description:
         out["description"] = description
-    params = [{"name": n, "in": "query", "required": False, "description": d,
-               "schema": {"type": "string"}} for n, d in (query or {}).items()]
+    params = []
+    for n, q in (query or {}).items():
+        text, schema = q if isinstance(q, tuple) else (q, {"type": "string"})
+        params.append({"name": n, "in": "query", "required": False, "description": text,
+                       "schema": schema})
     params += [{"name": n, "in": "header", "required": False, "description": d,
                 "schema": {"type": "string"}} for n, d in (headers or {}).items()]
     if params:
         out["parameters"] = params
     if body is not None:
-        schema = body.model_json_schema(by_alias=True) if isinstance(body, type) else body
-        out["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+        out["requestBody"] = {"required": body_required,
+                              "content": {JSON: {"schema": body_schema(body)}}}
     answers: dict[str, Any] = {}
-    for code, text in (responses or {200: "OK"}).items():
+    for code, text in _with_common(responses or {200: "OK"}, body is not None).items():
         if 200 <= code < 300 and not any(k.startswith("2") for k in answers):
-            answers[str(code)] = {"description": text, "content": {content: {}}}
+            kinds = (content,) if isinstance(content, str) else content
+            answers[str(code)] = {"description": text, "content": {k: {} for k in kinds}}
         elif code >= 400:
-            answers[str(code)] = {"description": text, "content": {JSON: {
-                "schema": {"$ref": "#/components/schemas/Error"}}}}
+            answers[str(code)] = _error_answer(text)
         else:
             answers[str(code)] = {"description": text}
     out["responses"] = answers
     return out
+
+
+def _with_common(responses: dict[int, str], has_body: bool) -> dict[int, str]:
+    """The answers supervisor/api/params.py gives every body, documented once here."""
+    if not has_body:
+        return responses
+    common = {400: "the body is not JSON, is not UTF-8, nests too deep or repeats a key",
+              413: "the body is larger than 64 KiB",
+              415: "Content-Type is not application/json (charset utf-8)"}
+    return {**responses, **{k: v for k, v in common.items() if k not in responses}}
 
 
 HEARTBEAT_BODY: dict[str, Any] = {
@@ -126,16 +183,20 @@ PATHS: dict[str, dict[str, Op]] = {
                   description="Cursor pagination: pass `nextCursor` back as `cursor`; rows "
                               "inserted meanwhile never repeat or skip a row. Filters take "
                               "comma-separated values. See docs/errors.md.",
-                  query={"since": "30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)",
-                         "until": "a duration back from now or an ISO-8601 time",
-                         "service": "only these services", "severity": "critical,high,...",
-                         "category": "taxonomy categories (NETWORK_TIMEOUT, ...)",
-                         "level": "system, service, data, user, external",
-                         "status": "pending, resolved, ignored, workaround",
+                  query={"since": ("30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)", SINCE),
+                         "until": ("a duration back from now or an ISO-8601 time", SINCE),
+                         "service": "only these services",
+                         "severity": ("critical,high,...", some_of(tuple(Severity))),
+                         "category": ("taxonomy categories (NETWORK_TIMEOUT, ...)",
+                                      some_of(tuple(Category))),
+                         "level": ("system, service, data, user, external",
+                                   some_of(tuple(Level))),
+                         "status": ("pending, resolved, ignored, workaround",
+                                    some_of(STATUSES)),
                          "type": "short types (service_timeout, ...)",
                          "fingerprint": "only this group", "correlationId": "one incident",
                          "cursor": "nextCursor of the previous page",
-                         "limit": "1-1000 (default 100)"},
+                         "limit": ("1-1000 (default 100)", limit(1000))},
                   responses={200: "errors, summary and nextCursor",
                              422: "a query parameter is invalid"}),
     },
@@ -153,11 +214,15 @@ PATHS: dict[str, dict[str, Op]] = {
     },
     "/api/monitoring/error-groups": {
         "get": op("Errors grouped by fingerprint: count, first/last seen, status, regression",
-                  query={"status": "pending, resolved, ignored, workaround",
-                         "category": "taxonomy categories", "service": "only this service",
-                         "regressed": "true or false", "since": "last seen since",
-                         "sort": "last_seen (default), count or first_seen",
-                         "limit": "1-1000 (default 100)"},
+                  query={"status": ("pending, resolved, ignored, workaround",
+                                    some_of(STATUSES)),
+                         "category": ("taxonomy categories", some_of(tuple(Category))),
+                         "service": "only this service",
+                         "regressed": ("true or false", one_of(["true", "false"])),
+                         "since": ("last seen since", SINCE),
+                         "sort": ("last_seen (default), count or first_seen",
+                                  one_of(["last_seen", "count", "first_seen"])),
+                         "limit": ("1-1000 (default 100)", limit(1000))},
                   responses={200: "groups", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/error-groups/{fingerprint}": {
@@ -179,24 +244,27 @@ PATHS: dict[str, dict[str, Op]] = {
     "/api/monitoring/performance": {
         "get": op("Slowest checks and recoveries; average and p95 durations by check type "
                   "and strategy; SDK transactions per service and slow queries",
-                  query={"since": "recoveries since (default 24h)"},
+                  query={"since": ("recoveries since (default 24h)", SINCE)},
                   responses={200: "timings", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/trends": {
         "get": op("Error counts per time bucket and category (from hourly summaries)",
-                  query={"bucket": "1h (default), 6h, 1d: whole hours",
-                         "since": "default 24h", "until": "default now",
+                  query={"bucket": ("1h (default), 6h, 1d: whole hours", BUCKET),
+                         "since": ("default 24h", SINCE), "until": ("default now", SINCE),
                          "service": "only this service"},
                   responses={200: "buckets", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/reports/latest": {
         "get": op("The latest health report (JSON; format=markdown for the Markdown one)",
-                  query={"format": "json (default) or markdown"},
+                  content=(JSON, "text/markdown"),
+                  query={"format": ("json (default) or markdown",
+                                    one_of(["json", "markdown"]))},
                   responses={200: "the report", 404: "no report written yet"}),
     },
     "/api/monitoring/events/recent": {
         "get": op("The newest events from the in-memory ring buffer, newest first",
-                  query={"limit": "1-ring size (default 100)", "type": "event types",
+                  query={"limit": ("1-ring size (default 100)", limit(1000)),
+                         "type": "event types",
                          "service": "only this service"},
                   responses={200: "events", 422: "a query parameter is invalid"}),
     },
@@ -211,7 +279,7 @@ PATHS: dict[str, dict[str, Op]] = {
     },
     "/api/monitoring/reload": {
         "post": op("Re-read services.json now; only added, removed and changed services are "
-                   "touched", body=ReloadRequest,
+                   "touched", body=ReloadRequest, body_required=False,
                    description="The body may be empty. A file that does not validate is "
                                "rejected (422, with the problems by field) and the last valid "
                                "configuration keeps running.",
@@ -233,14 +301,14 @@ PATHS: dict[str, dict[str, Op]] = {
     },
     "/api/monitoring/heartbeat/{service}": {
         "post": op("A service's sign of life (dead man's switch), with optional progress "
-                   "counters", body=HEARTBEAT_BODY, tag="push",
+                   "counters", body=HEARTBEAT_BODY, body_required=False, tag="push",
                    responses={200: "recorded; the next deadline", 400: "body is not JSON",
                               401: "missing or wrong API token", 404: "unknown service",
                               422: "a counter is not a number"}),
     },
     "/api/monitoring/heartbeat/{service}/{event}": {
         "post": op("A long job's start, finish, or failure (event: start, finish, fail)",
-                   body=HEARTBEAT_BODY, tag="push",
+                   body=HEARTBEAT_BODY, body_required=False, tag="push",
                    responses={200: "recorded", 400: "body is not JSON",
                               401: "missing or wrong API token", 404: "unknown service",
                               422: "a counter is not a number"}),
@@ -248,7 +316,7 @@ PATHS: dict[str, dict[str, Op]] = {
     "/api/monitoring/services/{name}/pause": {
         "post": op("Pause a service for maintenance: no checks count, no recovery, not a "
                    "failure (optionally stop its process; optionally resume by itself)",
-                   body=PauseRequest,
+                   body=PauseRequest, body_required=False,
                    headers={"X-Requested-By": "who asked (stored with the action)"},
                    responses={200: "paused", 401: "missing or wrong API token",
                               404: "unknown service", 422: "a field is invalid"}),
@@ -263,8 +331,9 @@ PATHS: dict[str, dict[str, Op]] = {
         "get": op("Alerts made (sent, queued, silenced, suppressed, failed) with their "
                   "deliveries; the outbox depth and each channel's last error",
                   tag="alerts",
-                  query={"since": "30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)",
-                         "service": "only this service", "limit": "1-1000 (default 100)"},
+                  query={"since": ("30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)", SINCE),
+                         "service": "only this service",
+                         "limit": ("1-1000 (default 100)", limit(1000))},
                   responses={200: "alerts and channel state", 422: "invalid query"}),
     },
     "/api/monitoring/silences": {
@@ -274,7 +343,8 @@ PATHS: dict[str, dict[str, Op]] = {
                               401: "missing or wrong API token",
                               422: "a field is invalid (named in `problems`)"}),
         "get": op("Active and pending silences (config and API); ?all=1 adds expired ones",
-                  tag="alerts", query={"all": "1 to include expired and deleted silences"}),
+                  tag="alerts", query={"all": ("1 to include expired and deleted silences",
+                                              one_of(["1", "true", "yes", "0", "no"]))}),
     },
     "/api/monitoring/silences/{id}": {
         "delete": op("End a silence made through the API", tag="alerts",
@@ -290,14 +360,16 @@ PATHS: dict[str, dict[str, Op]] = {
                   query={"types": "comma-separated event types to receive; `*` for every "
                                   "bus event; check_result only when named",
                          "lastEventId": "resume after this id (like Last-Event-ID)",
-                         "heartbeat": "seconds between heartbeat comments (1-300, default 15)"},
+                         "heartbeat": ("seconds between heartbeat comments (1-300, default 15)",
+                                       limit(300, 15))},
                   headers={"Last-Event-ID": "resume after this event id"},
                   responses={200: "the stream", 422: "invalid Last-Event-ID or heartbeat",
                              503: "shutting down"}),
     },
     "/api/monitoring/history": {
         "get": op("Each service's latest check results (kind, latency), newest last",
-                  tag="live", query={"limit": "results per service, 1-60 (default 30)"},
+                  tag="live", query={"limit": ("results per service, 1-60 (default 30)",
+                                               limit(60, 30))},
                   responses={200: "results by service", 422: "invalid limit"}),
     },
     "/api/monitoring/debug/faults": {
@@ -343,19 +415,34 @@ def normalise(path: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
-def document() -> dict[str, Any]:
+# Routes served only when a setting switches them on: documented only then.
+OPTIONAL = {"/api/monitoring/debug/faults": "fault_injection"}
+
+
+def document(enabled: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The document for an app with these OPTIONAL settings on (names of Settings fields)."""
     paths: dict[str, Any] = {}
     for path, ops in PATHS.items():
+        if path in OPTIONAL and OPTIONAL[path] not in enabled:
+            continue
         names = _PARAM.findall(path)
         entry: dict[str, Any] = {}
         for method, operation in ops.items():
             operation = dict(operation)
+            answers = dict(operation["responses"])
             if names:
                 operation["parameters"] = [
                     {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                     for n in names] + operation.get("parameters", [])
+                answers.setdefault("404", _error_answer("no such " + names[0]))
             if method != "get" and operation["tags"] != ["sdk"]:  # SDKs use their DSN key
                 operation["security"] = [{"bearer": []}, {}]
+                answers.setdefault("401", _error_answer("missing or wrong API token"))
+                answers.setdefault("403", _error_answer(
+                    "cross-site request refused (Origin or Sec-Fetch-Site of another site)"))
+            if operation.get("parameters"):
+                answers.setdefault("422", _error_answer("a parameter is invalid"))
+            operation["responses"] = answers
             entry[method] = operation
         paths[path] = entry
     return {
@@ -366,7 +453,7 @@ def document() -> dict[str, Any]:
                                 "`Authorization: Bearer <token>` when a token is configured."},
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, **COMPONENTS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -384,10 +471,15 @@ def app_routes(app: web.Application) -> set[tuple[str, str]]:
     return found
 
 
-def documented() -> set[tuple[str, str]]:
-    return {(m, p) for p, ops in PATHS.items() for m in ops}
+def documented(enabled: frozenset[str] = frozenset(OPTIONAL.values())
+               ) -> set[tuple[str, str]]:
+    return {(m, p) for p, ops in document(enabled)["paths"].items() for m in ops}
+
+
+def enabled_options(settings: Any) -> frozenset[str]:
+    return frozenset(name for name in OPTIONAL.values() if getattr(settings, name, False))
 
 
 @routes.get("/api/monitoring/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(document(enabled_options(request.app[DAEMON].settings)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+from typing import Any
 
 from aiohttp import web
 
@@ -16,8 +18,11 @@ KERNEL_BACKLOG = 512
 
 class ApiServer:
     def __init__(self, app: web.Application, max_connections: int, accept_burst: int,
-                 shutdown_timeout_s: float) -> None:
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                 shutdown_timeout_s: float,
+                 logger: logging.Logger | logging.LoggerAdapter[Any] | None = None) -> None:
+        # `logger`: where aiohttp reports what clients send wrong (not the daemon's errors)
+        extra = {"logger": logger} if logger is not None else {}
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, **extra,
                                     shutdown_timeout=shutdown_timeout_s,
                                     keepalive_timeout=KEEPALIVE_S)
         self.max_connections = max_connections

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import sys
 from collections.abc import Callable
@@ -49,6 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from supervisor.daemon import Daemon
     from supervisor.observability.log import setup_logging
 
+    # A watchdog kill (SIGABRT), a segfault or a deadlock then leaves every thread's Python
+    # stack on stderr, which is the journal under systemd.
+    faulthandler.enable()
     settings = _settings(args)
     try:
         setup_logging(settings.error_log_level, settings.log_format, settings.log_levels,

@@ -213,10 +213,13 @@ class ConfigReloader:
         if only_if_new and digest == self._applied_digest:
             return None  # touched or replaced by the same content: nothing to do
         try:
-            config = config_from_text(raw.decode(errors="replace"), self.path,
-                                      self.daemon.settings)
+            config = config_from_text(raw, self.path, self.daemon.settings)
         except ConfigError as exc:
             return await self._reject(trigger, dry_run, str(exc), exc.problems, digest)
+        except Exception as exc:  # our bug, but the reload is still refused and recorded
+            logger.exception("validating {} failed", self.path)
+            msg = f"cannot validate {self.path}: {type(exc).__name__}: {str(exc)[:300]}"
+            return await self._reject(trigger, dry_run, msg, [msg], digest)
         old, new = enabled_services(self.daemon.config), enabled_services(config)
         added, removed, changed, unchanged = diff_services(old, new)
         result = ReloadResult(ok=True, trigger=trigger, dry_run=dry_run, added=added,

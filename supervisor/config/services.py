@@ -7,7 +7,6 @@ like a built-in one.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -30,10 +29,17 @@ from recovery_strategies.base import StrategyConfig
 from supervisor.alerts.config import alerts_model, channel_kinds
 from supervisor.clients.http import conflicting_credentials
 from supervisor.config.settings import Settings
+from supervisor.core.strict_json import JSONProblem, decode, shorten
 from supervisor.ingest.config import ErrorReportingConfig
 from supervisor.processes.spec import ProcessSpec
 
+# services.json is a few levels deep (errorMonitoring.services.X.checks[0].body.json...).
+MAX_DEPTH = 32
+# Upper bounds of durations (ms): beyond these a value is a typo (1e308 was applied live).
+HOUR_MS, DAY_MS, WEEK_MS = 3_600_000, 86_400_000, 604_800_000
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Ladder words that expand to a step (see _expand_step), besides the strategy names.
+LADDER_ALIASES = ("restart", "reconnect", "retry")
 RESTART_STRATEGIES = frozenset({"restart_command", "restart_systemd"})
 
 
@@ -47,7 +53,7 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class RecoveryDefaults(_Model):
@@ -59,19 +65,20 @@ class RecoveryDefaults(_Model):
     )
     max_attempts: int = Field(3, ge=1, le=100, alias="maxAttempts")
     backoff_multiplier: float = Field(2, ge=1, le=10, alias="backoffMultiplier")
-    initial_delay: float = Field(1000, ge=0, alias="initialDelay",
+    initial_delay: float = Field(1000, ge=0, le=DAY_MS, alias="initialDelay",
                                  description="ms before the second attempt.")
-    max_delay: float = Field(60000, ge=0, alias="maxDelay", description="Cap on one wait, ms.")
+    max_delay: float = Field(60000, ge=0, le=DAY_MS, alias="maxDelay",
+                             description="Cap on one wait, ms.")
     jitter: float = Field(0.1, ge=0, le=1, description="Random extra wait, share of the wait.")
-    startup_grace: float = Field(15000, gt=0, alias="startupGrace",
+    startup_grace: float = Field(15000, gt=0, le=DAY_MS, alias="startupGrace",
                                  description="ms a restarted service has to pass its checks.")
-    flap_window: float = Field(600000, gt=0, alias="flapWindow",
+    flap_window: float = Field(600000, gt=0, le=WEEK_MS, alias="flapWindow",
                                description="ms window for counting recoveries.")
-    flap_max_recoveries: int = Field(5, ge=1, alias="flapMaxRecoveries",
+    flap_max_recoveries: int = Field(5, ge=1, le=10_000, alias="flapMaxRecoveries",
                                      description="Recoveries within flapWindow before giving up.")
-    max_concurrent: int = Field(4, ge=1, alias="maxConcurrent",
+    max_concurrent: int = Field(4, ge=1, le=10_000, alias="maxConcurrent",
                                 description="Recoveries running at once across services.")
-    reset_after: float = Field(300000, ge=0, alias="resetAfter",
+    reset_after: float = Field(300000, ge=0, le=WEEK_MS, alias="resetAfter",
                                description="ms a service must stay healthy before its backoff "
                                            "between recoveries starts again from zero.")
 
@@ -81,6 +88,14 @@ class ServiceConfigBase(_Model):
     unions over the registered check types and strategies; the fields below give the rest of
     the daemon their static types."""
 
+    # What _finish_service says of healthCheckPath, for the published schema.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["healthCheckPath"],
+               "properties": {"healthCheckPath": {"type": "string"}}},
+        "then": {"anyOf": [
+            {"required": ["baseUrl"], "properties": {"baseUrl": {"type": "string"}}},
+            {"required": ["port"], "properties": {"port": {"type": "integer"}}}]}})
+
     description: str = ""
     enabled: bool = True
     base_url: str | None = Field(None, alias="baseUrl",
@@ -88,17 +103,18 @@ class ServiceConfigBase(_Model):
     host: str = "127.0.0.1"
     port: int | None = Field(None, ge=1, le=65535)
     health_check_path: str | None = Field(None, alias="healthCheckPath")
-    timeout_threshold: float = Field(5000, gt=0, alias="timeoutThreshold",
+    timeout_threshold: float = Field(5000, gt=0, le=HOUR_MS, alias="timeoutThreshold",
                                      description="Check timeout in ms.")
     error_threshold: int = Field(3, ge=1, le=1000, alias="errorThreshold",
                                  description="Consecutive failures before the service is failing.")
     success_threshold: int = Field(1, ge=1, le=1000, alias="successThreshold",
                                    description="Consecutive successes before it is healthy again.")
-    degraded_threshold: float | None = Field(None, gt=0, alias="degradedThreshold",
+    degraded_threshold: float | None = Field(None, gt=0, le=HOUR_MS, alias="degradedThreshold",
                                              description="Response time in ms above which the "
                                                          "service is degraded.")
-    interval: float | None = Field(None, gt=0, description="Check interval in ms. Default: "
-                                                           "HEALTH_CHECK_INTERVAL.")
+    interval: float | None = Field(None, gt=0, le=DAY_MS,
+                                   description="Check interval in ms. Default: "
+                                               "HEALTH_CHECK_INTERVAL.")
     auto_restart: bool = Field(True, alias="autoRestart",
                                description="Whether automatic recovery may restart it.")
     critical: bool = Field(False, description="A failing critical service makes the whole "
@@ -115,7 +131,7 @@ class ServiceConfigBase(_Model):
     error_reporting: ErrorReportingConfig | None = Field(
         None, alias="errorReporting", description="The service's Sentry DSN (project id, "
         "keys) and ingest budget; default: generated (docs/error-reporting.md).")
-    startup_grace: float | None = Field(None, gt=0, alias="startupGrace",
+    startup_grace: float | None = Field(None, gt=0, le=DAY_MS, alias="startupGrace",
                                         description="ms this service may take to start before "
                                                     "its failures count. Default: "
                                                     "recovery.startupGrace.")
@@ -299,7 +315,8 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
         def _names(cls, services: dict[str, Any]) -> dict[str, Any]:
             for name in services:
                 if not SERVICE_NAME.match(name):
-                    raise ValueError(f"service name {name!r} must match {SERVICE_NAME.pattern}")
+                    raise ValueError(f"service name {shorten(name)!r} must match "
+                                     f"{SERVICE_NAME.pattern}")
             return services
 
         @model_validator(mode="after")
@@ -331,7 +348,7 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
             return self
 
     class ServicesFile(_Model):
-        model_config = ConfigDict(extra="forbid", populate_by_name=True,
+        model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True,
                                   title="soulfra-supervisor services.json")
         schema_: str | None = Field(None, alias="$schema")
         error_monitoring: ErrorMonitoring = Field(alias="errorMonitoring")
@@ -386,7 +403,7 @@ def _path(loc: tuple[Any, ...], tags: set[str]) -> str:
         elif part in ("function-after", "function-before"):
             continue
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + shorten(str(part))
     return out
 
 
@@ -447,24 +464,80 @@ def load_config(path: str | Path, settings: Settings | None = None) -> Any:
     """Read and validate a services.json file; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
-    return config_from_text(text, path, settings)
+    return config_from_text(raw, path, settings)
 
 
-def config_from_text(text: str, path: Path, settings: Settings | None = None) -> Any:
-    """Validate the text of a services.json read from `path` (which anchors relative paths)."""
+def config_from_text(raw: bytes | str, path: Path, settings: Settings | None = None) -> Any:
+    """Validate the bytes of a services.json read from `path` (which anchors relative paths).
+
+    Decoded by supervisor.core.strict_json: UTF-8 (a byte order mark is allowed), no duplicate keys
+    (a second `errorMonitoring` would otherwise replace the first), nesting and numbers
+    bounded; each refusal names its JSON path.
+    """
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"line {exc.lineno} column {exc.colno}: {exc.msg}"],
-                          str(path)) from None
+        data = decode(raw, what="the file", max_depth=MAX_DEPTH)
+    except JSONProblem as exc:
+        raise ConfigError([str(exc)], str(path)) from None
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(
+            type(data), "a number")
+        raise ConfigError([f"the file must hold a JSON object "
+                           f'{{"errorMonitoring": {{...}}}}, not {kind}'], str(path))
     return parse_config(data, settings, str(path), path.parent)
 
 
 def json_schema() -> dict[str, Any]:
+    """The published schema (services.schema.json): every rule of `validate` a schema can say.
+
+    Pydantic's own schema misses what the daemon enforces outside field types: the service
+    name pattern, that a discriminated item must name its `type`/`strategy` (a default tag
+    is no tag: the union needs it), and that ladder entries may be alias strings. Rules that
+    compare two values (end after start, dependsOn names a service) stay with `validate`.
+    """
     _, file_model = models()
     schema = file_model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    defs = schema["$defs"]
+    services = defs["ErrorMonitoring"]["properties"]["services"]
+    services["propertyNames"] = {"pattern": SERVICE_NAME.pattern}
+    # A strategy name alone is a step only when that strategy needs no options.
+    steps = [*LADDER_ALIASES, *(n for n, s in sorted(recovery_strategies.registry.items().items())
+                                if not _required_options(s.config_model))]
+    defs["RecoveryDefaults"]["properties"]["strategies"]["items"] = {"enum": steps}
+    ladder = defs["ServiceConfig"]["properties"]["ladder"]
+    ladder["items"] = {"anyOf": [{"enum": steps}, ladder["items"]]}
+    # `reconnect` holds the options of the reconnect_redis step (merged into it).
+    options = dict(defs["ReconnectRedisConfig"])
+    options["properties"] = {k: v for k, v in options["properties"].items()
+                             if k != "strategy"}
+    options["required"] = [k for k in options.get("required", []) if k != "strategy"]
+    defs["ServiceConfig"]["properties"]["reconnect"] = {"anyOf": [options, {"type": "null"}]}
+    for union in _discriminated(schema):
+        tag = union["discriminator"]["propertyName"]
+        for ref in union["discriminator"]["mapping"].values():
+            target = defs[ref.rsplit("/", 1)[1]]
+            if tag not in target.get("required", []):
+                target["required"] = [tag, *target.get("required", [])]
     return schema
+
+
+def _required_options(model: type[BaseModel]) -> list[str]:
+    return [n for n, f in model.model_fields.items() if f.is_required() and n != "strategy"]
+
+
+def _discriminated(node: Any) -> list[dict[str, Any]]:
+    """Every {"discriminator": ..., "oneOf": ...} in a schema."""
+    found: list[dict[str, Any]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "discriminator" in item and "mapping" in item["discriminator"]:
+                found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

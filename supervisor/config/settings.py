@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -127,3 +128,16 @@ class Settings(BaseSettings):
                              "Apprise URL with {phone}, e.g. twilio://SID:TOKEN@+15550000/"
                              "{phone})")
         return self
+
+# Set by systemd for the daemon alone: a child that inherited them could send READY=1 or
+# watchdog pings in the daemon's name (NotifyAccess=main refuses them, but why hand them out).
+SYSTEMD_OWN = frozenset({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
+                         "LISTEN_PID", "LISTEN_FDNAMES"})
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a supervised process starts with: the daemon's, without what is the
+    daemon's own: every SOULFRA_* variable (the API token among them) and systemd's for it.
+    The platform's unprefixed names (ERROR_LOG_LEVEL, ...) are shared and passed on."""
+    return {k: v for k, v in environ.items()
+            if not k.upper().startswith("SOULFRA_") and k not in SYSTEMD_OWN}

@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 from loguru import logger
 
+from supervisor.config.settings import child_environment
 from supervisor.processes.identity import Identity, IdentityBook, identify, why_not
 from supervisor.processes.pidfile import read_pid_file
 from supervisor.processes.spec import ProcessSpec
@@ -63,7 +64,8 @@ class ProcessManager:
     async def start(self, service: str, spec: ProcessSpec) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{service}.log"
-        env = {**os.environ, **spec.env}
+        # Not the daemon's own variables (its API token, webhook URLs): see settings.py.
+        env = {**child_environment(os.environ), **spec.env}
         # a local append-only log file, opened once per start; kept on the loop as it was
         with open(log_path, "ab") as log:  # noqa: ASYNC230
             if spec.shell:

@@ -8,7 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class ProcessSpec(BaseModel):
     """How to start and stop a service's process. Also the service-level `restart` block."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: `true` is no number; json_schema_extra: what _shell_takes_one_string says,
+    # for the published schema.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True,
+                              json_schema_extra={
+                                  "if": {"required": ["shell"],
+                                         "properties": {"shell": {"const": True}}},
+                                  "then": {"properties": {"command": {"maxItems": 1}}}})
 
     # The restart block becomes a restart_command step of the ladder, so it takes a step's
     # `attempts` too (the same field as StrategyConfig's).
@@ -22,7 +28,7 @@ class ProcessSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     pid_file: str | None = Field(default=None, alias="pidFile",
                                  description="Where the pid is recorded (read to find it).")
-    stop_timeout: float = Field(default=5000, gt=0, alias="stopTimeout",
+    stop_timeout: float = Field(default=5000, gt=0, le=3_600_000, alias="stopTimeout",
                                 description="ms between SIGTERM and SIGKILL.")
     auto_start: bool = Field(default=False, alias="autoStart",
                              description="Start the process when the daemon starts and the "

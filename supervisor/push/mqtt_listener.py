@@ -95,7 +95,7 @@ class MqttListener:
                     else:
                         self.board.beat(service, source="mqtt-status")
                 else:
-                    counters, note = parse_heartbeat(raw)
+                    counters, note = parse_heartbeat(raw, what="payload")
                     self.board.beat(service, counters, note, source="mqtt")
             except (BadPayload, UnicodeDecodeError) as exc:
                 self.rejected += 1

@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+from supervisor.core.strict_json import JSONProblem, decode
+
 MAX_COUNTERS = 64
 MAX_MESSAGE = 500
 
@@ -19,17 +21,15 @@ class BadPayload(ValueError):
         self.message = message
 
 
-def parse_heartbeat(raw: bytes | str | None) -> tuple[dict[str, float], str | None]:
+def parse_heartbeat(raw: bytes | str | None, what: str = "body"
+                    ) -> tuple[dict[str, float], str | None]:
     """Empty, or {"<counter>": <number>, ..., "message": "<text>"} → (counters, message)."""
-    if raw is None:
-        return {}, None
-    text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
-    if not text.strip():
+    if raw is None or not raw.strip():
         return {}, None
     try:
-        data: Any = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload("", f"body is not valid JSON: {exc}") from None
+        data: Any = decode(raw, what=what)
+    except JSONProblem as exc:
+        raise BadPayload(exc.path, exc.message) from None
     return parse_counters(data)
 
 

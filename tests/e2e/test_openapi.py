@@ -13,8 +13,9 @@ async def test_document_is_served_and_well_formed(daemon_factory):
     status, doc = d.get("/api/monitoring/openapi.json")
     assert status == 200
     assert doc == json.loads(json.dumps(document()))
+    assert "/api/monitoring/debug/faults" not in doc["paths"], "served only when enabled"
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == set(PATHS)
+    assert set(doc["paths"]) == set(PATHS) - {"/api/monitoring/debug/faults"}
     recover = doc["paths"]["/api/monitoring/recover"]["post"]
     schema = recover["requestBody"]["content"]["application/json"]["schema"]
     assert {"action", "target", "force", "dryRun"} <= set(schema["properties"])

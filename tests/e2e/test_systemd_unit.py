@@ -37,7 +37,11 @@ def test_unit_declares_what_the_daemon_relies_on():
     assert s["Type"] == ["notify"] and s["NotifyAccess"] == ["main"]
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert s["Restart"] == ["on-failure"]
-    assert s["WatchdogSec"] and s["RestartSec"] and s["StartLimitBurst"]
+    assert s["WatchdogSec"] and s["RestartSec"]
+    # A start limit counts manual restarts too; once hit, the supervisor stays down.
+    assert s["StartLimitIntervalSec"] == ["0"] and "StartLimitBurst" not in s
+    # ConfigurationDirectory= would make services.json writable for every child.
+    assert "ConfigurationDirectory" not in s and s["ProtectSystem"] == ["full"]
     # Children started by restart_command must survive a restart of the daemon.
     assert s["KillMode"] == ["process"]
     assert any(v.startswith("-/etc/soulfra-supervisor/") for v in s["EnvironmentFile"])

@@ -28,13 +28,14 @@ RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 class ChannelConfig(BaseModel):
     """Fields every channel accepts; channel modules add `type: Literal[...]` and their own."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     type: str
     name: str | None = Field(None, description="Name used by `alert test` and in the API; "
                                                "default: the type.")
-    url: SecretStr = Field(description="Where to POST; a secret: never logged or shown.")
-    min_severity: Severity = Field(Severity.LOW, alias="minSeverity",
+    url: SecretStr = Field(description="Where to POST; a secret: never logged or shown.",
+                           json_schema_extra={"pattern": "^https?://"})
+    min_severity: Severity = Field(Severity.LOW, alias="minSeverity", strict=False,
                                    description="Lowest severity sent here; `info` also gets "
                                                "self-healed reports.")
     services: list[str] = Field(default_factory=list,

@@ -11,7 +11,8 @@ import time
 from aiohttp import web
 
 from supervisor.api.context import DAEMON, json_error
-from supervisor.push.payload import BadPayload, parse_heartbeat
+from supervisor.api.params import read_json
+from supervisor.push.payload import BadPayload, parse_counters
 
 routes = web.RouteTableDef()
 
@@ -25,11 +26,13 @@ async def heartbeat(request: web.Request) -> web.Response:
     if service not in daemon.tracker.services:
         return json_error(404, f"unknown service {service!r}", field="service",
                           known=sorted(daemon.tracker.services))
+    data = await read_json(request, optional=True)
+    if isinstance(data, web.Response):
+        return data
     try:
-        counters, message = parse_heartbeat(await request.read())
+        counters, message = parse_counters(data) if data is not None else ({}, None)
     except BadPayload as exc:
-        status = 400 if exc.message.startswith("body is not valid JSON") else 422
-        return json_error(status, f"invalid heartbeat body: {exc}", field=exc.field,
+        return json_error(422, f"invalid heartbeat body: {exc}", field=exc.field,
                           problems=[{"field": exc.field, "message": exc.message}])
     board = daemon.check_env.heartbeats
     if event == "start":

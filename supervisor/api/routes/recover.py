@@ -18,7 +18,8 @@ routes = web.RouteTableDef()
 class RecoverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    action: str
+    # Checked in the handler (its message lists the actions); the enum is for the document.
+    action: str = Field(json_schema_extra={"enum": sorted(ACTIONS)})
     target: str = Field(min_length=1)
     force: bool = False
     dry_run: bool = Field(False, alias="dryRun")

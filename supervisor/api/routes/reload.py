@@ -20,11 +20,9 @@ class ReloadRequest(BaseModel):
 
 @routes.post("/api/monitoring/reload")
 async def reload(request: web.Request) -> web.Response:
-    body: BaseModel | web.Response = ReloadRequest()
-    if request.can_read_body:  # an empty body means "reload"
-        body = await read_body(request, ReloadRequest)
-        if isinstance(body, web.Response):
-            return body
+    body = await read_body(request, ReloadRequest, optional=True)  # empty: "reload"
+    if isinstance(body, web.Response):
+        return body
     assert isinstance(body, ReloadRequest)
     result = await request.app[DAEMON].reloader.reload("api", dry_run=body.dry_run)
     out = result.to_api()

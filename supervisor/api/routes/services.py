@@ -79,8 +79,7 @@ async def pause_service(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in daemon.recovery.plans:
         return json_error(404, f"unknown service {name!r}", known=sorted(daemon.recovery.plans))
-    body = PauseRequest() if not request.can_read_body else await read_body(request,
-                                                                           PauseRequest)
+    body = await read_body(request, PauseRequest, optional=True)
     if isinstance(body, web.Response):
         return body
     assert isinstance(body, PauseRequest)

@@ -1,0 +1,67 @@
+"""Refuse state-changing requests that a browser sends on behalf of another web site.
+
+Without a token (the loopback default) any page the operator has open could otherwise POST to
+http://127.0.0.1:3001 and pause, restart or reload: a `text/plain` body needs no CORS preflight.
+Two defences, both needed, neither in the way of curl, the CLI or the dashboard:
+
+- bodies must be `application/json` (supervisor/api/params.py): a browser asks first (CORS
+  preflight) before it sends that cross-origin, and this API never says yes;
+- a mutation whose `Sec-Fetch-Site` is `cross-site` or `same-site` (another port of the same
+  host is same-site), or whose `Origin` is not this server's own, is refused with 403.
+  Browsers send these headers; command-line clients send neither and are not affected.
+
+A route that is meant to be called cross-site (an ingest endpoint that browsers POST to with
+CORS) says so with `@cross_site_allowed`; nothing else is exempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from supervisor.api.context import json_error
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Any])
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MARK = "soulfra_cross_site_allowed"
+
+
+def cross_site_allowed(handler: H) -> H:
+    """Mark a route handler as callable from other sites (put it above @routes.post)."""
+    setattr(handler, _MARK, True)
+    return handler
+
+
+def is_cross_site_allowed(handler: Any) -> bool:
+    return bool(getattr(handler, _MARK, False))
+
+
+def own_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}".lower()
+
+
+def cross_site_reason(request: web.Request) -> str | None:
+    """Why this request comes from another site, or None when it does not."""
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        return f"Sec-Fetch-Site: {site}"
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.strip().lower() != own_origin(request):
+        return f"Origin {origin[:100]!r} is not {own_origin(request)!r}"
+    return None
+
+
+@web.middleware
+async def refuse_cross_site(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in SAFE_METHODS or is_cross_site_allowed(request.match_info.handler):
+        return await handler(request)
+    reason = cross_site_reason(request)
+    if reason is not None:
+        return json_error(403, f"cross-site request refused ({reason}): state-changing "
+                               "requests must come from this API's own pages or from a "
+                               "client that is not a browser", field="Origin")
+    return await handler(request)
