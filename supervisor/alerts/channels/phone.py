@@ -24,7 +24,7 @@ from supervisor.clients.http import HttpClient
 from supervisor.core.taxonomy import Severity
 
 NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
-PAGES = ("firing", "gave_up", "test")
+PAGES = ("firing", "gave_up", "escalated", "test")
 SMS_CHARS = 320  # two SMS segments
 
 
