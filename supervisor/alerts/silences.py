@@ -15,9 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor.alerts.message import Alert
 from supervisor.alerts.recurring import active_window, cron_trigger, next_start

@@ -41,7 +41,7 @@ def check_apprise_url(url: str) -> None:
     if not scheme:
         raise ValueError("must be an Apprise URL such as ntfy://host/topic or tgram://token/chat")
     if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
-        if scheme in NotificationManager().schemas():
+        if scheme in NotificationManager().schemas():  # type: ignore[no-untyped-call]
             raise ValueError(f"Apprise cannot use this {scheme}:// URL (check its syntax)")
         raise ValueError(f"Apprise knows no service {scheme}://")
 

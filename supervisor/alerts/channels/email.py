@@ -97,7 +97,8 @@ class EmailConfig(ChannelConfig):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:  # replaces the http check
+    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:  # type: ignore[override]
+        # replaces the http:// check of every channel
         if url is not None:
             parse_smtp_url(url.get_secret_value())
         return url
