@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from supervisor.alerts.channels import registry
+from supervisor.alerts.digest import ReportSchedule
 from supervisor.alerts.escalation import EscalationPolicy
 from supervisor.alerts.silences import MaintenanceWindow, SilenceSpec
 
@@ -55,6 +56,8 @@ class AlertsBase(_Model):
     escalation: list[EscalationPolicy] = Field(
         default_factory=list, description="Who hears about an unacknowledged incident when; "
                                           "the first policy matching its page owns it.")
+    reports: list[ReportSchedule] = Field(default_factory=list,
+                                          description="Summaries sent to channels on a cron.")
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     silences: list[SilenceSpec] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
@@ -72,6 +75,11 @@ def _known_channels(model: Any) -> Any:
                 if name not in names and not ENV_NAMES.match(name):
                     raise ValueError(f"escalation[{i}].steps[{j}].channels: no channel "
                                      f"{name!r}; known: {', '.join(sorted(names)) or 'none'}")
+    for i, report in enumerate(model.reports):
+        for name in report.channels:
+            if name not in names and not ENV_NAMES.match(name):
+                raise ValueError(f"reports[{i}].channels: no channel {name!r}; known: "
+                                 f"{', '.join(sorted(names)) or 'none'}")
     return model
 
 

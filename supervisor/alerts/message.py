@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, int]] = {
     "self_healed": ("SELF-HEALED", 0x1976D2),
     "flapping": ("FLAPPING", 0xFBC02D),
     "test": ("TEST", 0x607D8B),
+    "report": ("REPORT", 0x455A64),
 }
 
 

@@ -18,6 +18,7 @@ from supervisor.alerts.channels import registry
 from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.config import AlertsBase, alerts_model, infer_kind
 from supervisor.alerts.delivery import Deliverer
+from supervisor.alerts.digest import ReportSender
 from supervisor.alerts.escalation import Escalations, step_applies
 from supervisor.alerts.from_env import env_channels, fill_from_settings
 from supervisor.alerts.lifecycle import EVENTS, Alerter
@@ -91,6 +92,7 @@ class AlertService:
         self.acks = Acks(store)
         self.escalations = Escalations(store)
         self.alerter = Alerter(self)
+        self.reports = ReportSender(store, tracker, self.outbox, self.alerter.send_now)
         self.config: Any = alerts_model()()
         self.channels: dict[str, Channel] = {}
         self.deliverers: dict[str, Deliverer] = {}
@@ -105,6 +107,7 @@ class AlertService:
         self.config = config
         self.silences.configure(config.silences, config.maintenance)
         self.escalations.configure(config.escalation)
+        self.reports.configure(config.reports)
         self.channels = build_channels(config, self.settings, self.http) \
             if config.enabled else {}
         if self._started:
@@ -149,6 +152,7 @@ class AlertService:
             try:
                 await self.alerter.tick()
                 await self.escalate()
+                await self.reports.tick(self.channels)
             except Exception:
                 logger.exception("alert timers failed")
 
