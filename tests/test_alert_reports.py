@@ -18,8 +18,8 @@ from tests.test_alerts_e2e import (  # noqa: F401  (fixtures)
 
 
 @pytest.mark.timeout(90)
-def test_a_report_arrives_on_its_cron_in_each_channels_format(daemon_factory, receiver,
-                                                              listeners):  # noqa: F811
+def test_a_report_arrives_on_its_cron_in_each_channels_format(  # noqa: F811
+        daemon_factory, receiver, listeners):  # noqa: F811
     port = listen(listeners, "db")
     cfg = services_file({"db": tcp_service(port)})
     cfg["errorMonitoring"]["alerts"] = {

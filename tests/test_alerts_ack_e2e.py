@@ -135,6 +135,9 @@ def test_ack_by_api_and_cli(daemon_factory, receiver, listeners):  # noqa: F811
     assert f"incident {cid['b']} of b acknowledged by cli-user" in out.stdout
     state = d.get(f"/api/monitoring/incidents/{cid['b']}/ack")[1]
     assert (state["via"], state["by"]) == ("cli", "cli-user")
+    listed = [a for a in d.get("/api/monitoring/alerts")[1]["alerts"]
+              if a["correlationId"] == cid["a"]]
+    assert listed and all(a["acknowledged"]["by"] == "ana" for a in listed)
     acked = time.time()
     time.sleep(3.5)  # two reminder intervals: nothing for either incident
     assert [x for x in receiver.of("webhook") if x.at > acked + 0.3] == []
