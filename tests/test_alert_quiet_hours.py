@@ -17,7 +17,7 @@ from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.message import Alert
 from supervisor.alerts.outbox import Outbox
 from supervisor.alerts.service import quiet_holds
-from supervisor.clients.http import close_shared_session
+from supervisor.clients.http import HttpClient
 from supervisor.store.database import Store
 from tests.alert_receiver import Receiver
 from tests.helpers import wait_for
@@ -25,14 +25,16 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(autouse=True)
-async def fresh_session() -> Any:
-    """The shared HTTP session belongs to one event loop; each test has its own."""
-    yield
-    await close_shared_session()
+@pytest.fixture
+async def http() -> Any:
+    """The HTTP client a daemon would hand its channels; each test has its own."""
+    client = HttpClient()
+    yield client
+    await client.close()
 
 
-async def test_quiet_hours_hold_non_critical_alerts_until_they_end(tmp_path: Path) -> None:
+async def test_quiet_hours_hold_non_critical_alerts_until_they_end(tmp_path: Path,
+                                                                    http: HttpClient) -> None:
     receiver = Receiver().start()
     store = Store(tmp_path / "q.db")
     await store.open()
@@ -42,7 +44,7 @@ async def test_quiet_hours_hold_non_critical_alerts_until_they_end(tmp_path: Pat
         "type": "webhook", "name": "night", "url": receiver.url("webhook"),
         "minIntervalMs": 0, "quietHours": {
             "cron": f"{began.second} {began.minute} {began.hour} * * *", "timezone": "UTC",
-            "durationMs": 4000}}))
+            "durationMs": 4000}}), http)
     quiet_until = ch.config.quiet_hours.until(time.time())
     assert quiet_until == pytest.approx(began.timestamp() + 4)
     outbox = Outbox(store)

@@ -25,8 +25,8 @@ from supervisor.alerts.message import Alert, human_ms
 from supervisor.alerts.outbox import Outbox
 from supervisor.alerts.recurring import cron_trigger, next_start
 from supervisor.core.state import StateTracker
-from supervisor.store.database import Store
 from supervisor.core.uptime import uptime_percent
+from supervisor.store.database import Store
 
 Send = Callable[[Alert, list[str]], Awaitable[None]]
 
