@@ -40,6 +40,7 @@ from supervisor.push.hub import PushHub
 from supervisor.recovery.locks import RedisLease
 from supervisor.recovery.manager import RecoveryManager
 from supervisor.recovery.resume import recheck, resume_states
+from supervisor.recovery.windows import RecurringMaintenance
 from supervisor.store.database import Store
 from supervisor.systemd.limits import api_accept_burst, api_connection_cap, raise_fd_limit
 from supervisor.systemd.notify import Notifier, status_line
@@ -104,6 +105,7 @@ class Daemon:
         self.status.register("alerts", self.alerts.summary)
         self.status.register("ingest", self.ingest.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
+        self.maintenance = RecurringMaintenance(self.recovery)
         self.api_url = ""
         self._api: ApiServer | None = None
         self.fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -147,6 +149,8 @@ class Daemon:
         to_check = await resume_states(self.store, self.tracker, self.incidents)
         await self.push.start()
         await self.alerts.start()
+        self.maintenance.start()
+        self.shutdown_hooks.append(("maintenance windows", self.maintenance.stop))
         await self.autostart()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
@@ -167,6 +171,7 @@ class Daemon:
             self.add_service(name, svc, start=False)
         self.recovery.configure(enabled, em.recovery)
         self.alerts.configure(em.alerts)
+        self.maintenance.configure(em.alerts.maintenance, list(enabled))
 
     async def apply_config(self, config: Any, added: list[str], removed: list[str],
                            changed: list[str]) -> None:
@@ -183,6 +188,7 @@ class Daemon:
         self.recovery.configure(new, config.error_monitoring.recovery)
         self.alerts.configure(config.error_monitoring.alerts)
         await self.ingest.configure(new)
+        self.maintenance.configure(config.error_monitoring.alerts.maintenance, list(new))
         for name in removed:
             if name in self.recovery.active:  # let a recovery in flight finish with its plan
                 self.recovery.plans[name] = old_plans[name]

@@ -4,12 +4,22 @@ registry, so a plugin channel validates like a built-in one."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from supervisor.alerts.channels import registry
+from supervisor.alerts.digest import ReportSchedule
+from supervisor.alerts.escalation import EscalationPolicy
 from supervisor.alerts.silences import MaintenanceWindow, SilenceSpec
 
 
@@ -48,9 +58,36 @@ class AlertsBase(_Model):
                                    description="Where people open the dashboard; enables links.")
     link_template: str = Field("{publicUrl}/?service={service}&incident={incident}",
                                alias="linkTemplate")
+    ack_link_ttl: float = Field(86400000, gt=0, alias="ackLinkTtlMs",
+                                description="How long a message's acknowledgement link works.")
+    escalation: list[EscalationPolicy] = Field(
+        default_factory=list, description="Who hears about an unacknowledged incident when; "
+                                          "the first policy matching its page owns it.")
+    reports: list[ReportSchedule] = Field(default_factory=list,
+                                          description="Summaries sent to channels on a cron.")
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     silences: list[SilenceSpec] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+ENV_NAMES = re.compile(r"^(default|email|phone(-\d+)?)$")  # channels the environment can add
+
+
+def _known_channels(model: Any) -> Any:
+    """Escalation steps name channels that exist (or that the environment provides)."""
+    names = {c.name or c.type for c in model.channels}
+    for i, policy in enumerate(model.escalation):
+        for j, step in enumerate(policy.steps):
+            for name in step.channels:
+                if name not in names and not ENV_NAMES.match(name):
+                    raise ValueError(f"escalation[{i}].steps[{j}].channels: no channel "
+                                     f"{name!r}; known: {', '.join(sorted(names)) or 'none'}")
+    for i, report in enumerate(model.reports):
+        for name in report.channels:
+            if name not in names and not ENV_NAMES.match(name):
+                raise ValueError(f"reports[{i}].channels: no channel {name!r}; known: "
+                                 f"{', '.join(sorted(names)) or 'none'}")
+    return model
 
 
 def _unique_names(cls: Any, channels: list[Any]) -> list[Any]:
@@ -72,7 +109,10 @@ def alerts_model() -> type[AlertsBase]:
     return create_model(
         "AlertsConfig", __base__=AlertsBase,
         channels=(list[union], Field(default_factory=list)),  # type: ignore[valid-type]
-        __validators__={"_names": field_validator("channels")(_unique_names)})
+        __validators__={"_names": field_validator("channels")(_unique_names),
+                        # pydantic's stubs type this entry narrower than create_model accepts
+                        "_known": model_validator(mode="after")(  # type: ignore[dict-item]
+                            _known_channels)})
 
 
 def channel_kinds() -> list[str]:

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from supervisor.alerts.acks import Acks
+from supervisor.alerts.escalation import Escalations
 from supervisor.alerts.message import Alert, human_ms
 from supervisor.alerts.outbox import Outbox
 from supervisor.alerts.silences import Silences
@@ -47,6 +49,15 @@ class AlertRouting(Protocol):
 
     def link(self, service: str, incident: str) -> str: ...
 
+    acks: Acks
+    escalations: Escalations
+
+    def ack_link(self, incident: str) -> str: ...
+
+    def quiet_holds(self, alert: Alert, channels: list[str]) -> dict[str, float]: ...
+
+
+ACKABLE = ("firing", "gave_up", "reminder")  # messages that carry an acknowledgement link
 CLOSE_WAIT_S = 10.0  # how long "recovered" waits for the recovery run to say what fixed it
 # skips that only postpone the repair (fireAfterMs still pages if it never comes)
 WAITING = ("starting up", "waiting for", "another host", "service is paused")
@@ -125,6 +136,7 @@ class Alerter:
                 await self._close(inc, close)
         elif state is State.MAINTENANCE and cid:
             self.incidents.pop(cid, None)
+            await self.svc.escalations.finish(cid, "maintenance")
 
     async def _on_recovery_started(self, e: Event) -> None:
         inc = self.incidents.get(e.correlation_id or "")
@@ -247,7 +259,8 @@ class Alerter:
                     down = human_ms((now - inc.started) * 1000)
                     await self._fire(inc, f"still down after {down}", None)
                 elif inc.fired and self.cfg.reminder_interval and inc.pending_close is None and \
-                        now - inc.last_sent >= self.cfg.reminder_interval / 1000:
+                        now - inc.last_sent >= self.cfg.reminder_interval / 1000 and \
+                        not self.svc.acks.acked(inc.id):
                     await self._emit(inc, "reminder",
                                      f"still {inc.state.replace('_', ' ')} after "
                                      f"{human_ms((now - inc.started) * 1000)}", None)
@@ -305,6 +318,7 @@ class Alerter:
         if inc.fired:
             await self._emit(inc, "recovered", f"healthy again after {human_ms(downtime)}",
                              event_at=close["at"], downtime_ms=downtime, fixed_by=fixed)
+            await self.svc.escalations.finish(inc.id, "recovered")
         elif inc.folded_into is None:
             what = inc.error_type.replace("_", " ") or "failure"
             await self._emit(inc, "self_healed",
@@ -322,7 +336,8 @@ class Alerter:
                       category=inc.category, error_type=inc.error_type, check=inc.check,
                       detail=inc.detail, recovery=list(inc.attempts), outcome=inc.outcome,
                       affected=list(inc.affected), link=self.svc.link(inc.service, inc.id),
-                      event_at=event_at, opened_by=inc.opened_by, **extra)
+                      event_at=event_at, opened_by=inc.opened_by,
+                      ack_link=self.svc.ack_link(inc.id) if kind in ACKABLE else "", **extra)
         if kind == "recovered":  # the attempts were in the firing message already
             alert.recovery = [a for a in inc.attempts if a.get("ok")][-1:]
         alert = Alert.from_dict(redact(alert.to_dict()))
@@ -354,9 +369,15 @@ class Alerter:
                           correlation_id=alert.correlation_id, state=alert.state,
                           category=alert.category, error_type=alert.error_type,
                           check=alert.check, detail=alert.detail, link=alert.link)
+        await self.svc.escalations.begin(alert)
         channels = self.svc.route(alert)
         delay = 0.0 if alert.severity == "critical" else self.cfg.group_window / 1000
         await self._store(alert, channels, delay)
+        self.svc.wake(channels)
+
+    async def send_now(self, alert: Alert, channels: list[str]) -> None:
+        """Straight to these channels (an escalation step), no window."""
+        await self._store(alert, channels, 0.0)
         self.svc.wake(channels)
 
     async def _store(self, alert: Alert, channels: list[str], delay: float,
@@ -370,7 +391,8 @@ class Alerter:
         while self._unstored:
             alert, channels, delay, status, reason = self._unstored[0]
             try:
-                await self.svc.outbox.add(alert, channels, delay, status, reason)
+                await self.svc.outbox.add(alert, channels, delay, status, reason,
+                                          self.svc.quiet_holds(alert, channels))
             except Exception as exc:
                 if len(self._unstored) in (1, 10, 100):
                     logger.error("cannot store alert {} ({}); {} held in memory, retrying: {}",

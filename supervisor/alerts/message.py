@@ -19,6 +19,7 @@ KINDS: dict[str, tuple[str, int]] = {
     "firing": ("FIRING", 0xD32F2F),
     "gave_up": ("GAVE UP", 0x7B1FA2),
     "reminder": ("STILL DOWN", 0xF57C00),
+    "escalated": ("ESCALATED", 0xE64A19),
     "recovered": ("RECOVERED", 0x2E7D32),
     "self_healed": ("SELF-HEALED", 0x1976D2),
     "flapping": ("FLAPPING", 0xFBC02D),
@@ -27,6 +28,7 @@ KINDS: dict[str, tuple[str, int]] = {
     "new_error": ("NEW ERROR", 0xE64A19),
     "regression": ("REGRESSION", 0xC2185B),
     "error_spike": ("ERROR SPIKE", 0xD32F2F),
+    "report": ("REPORT", 0x455A64),
 }
 
 

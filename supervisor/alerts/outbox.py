@@ -32,8 +32,12 @@ class Outbox:
 
     # -- writing ----------------------------------------------------------------------------
     async def add(self, alert: Alert, channels: list[str], delay: float,
-                  status: str = "queued", reason: str = "") -> None:
-        """Store the alert and queue it for `channels`, sendable `delay` seconds from now."""
+                  status: str = "queued", reason: str = "",
+                  holds: dict[str, float] | None = None) -> None:
+        """Store the alert and queue it for `channels`, sendable `delay` seconds from now;
+        `holds`: channels in quiet hours, and until when (a held row does not block the rows
+        behind it, so a critical alert passes it)."""
+        holds = holds or {}
         data = redact(alert.to_dict())
 
         def tx(conn: sqlite3.Connection) -> None:
@@ -45,8 +49,9 @@ class Outbox:
                  else "no_channel", reason, json.dumps(channels), json.dumps(data)))
             for ch in channels:
                 conn.execute("INSERT INTO alert_outbox (alert_id, channel, created_at, "
-                             "next_at) VALUES (?,?,?,?)",
-                             (alert.id, ch, alert.at, alert.at + delay))
+                             "next_at, held) VALUES (?,?,?,?,?)",
+                             (alert.id, ch, alert.at, max(alert.at + delay, holds.get(ch, 0.0)),
+                              ch in holds))
         await self.store.transaction(tx)
 
     async def batch(self, channel: str, horizon: float, limit: int) -> list[Pending]:
@@ -54,9 +59,10 @@ class Outbox:
         is not due yet (later rows wait behind it, so an incident's messages keep order)."""
         def q(conn: sqlite3.Connection) -> list[Pending]:
             rows = conn.execute(
-                "SELECT o.id, o.channel, o.created_at, o.next_at, o.attempts, a.alert "
-                "FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id "
-                "WHERE o.channel = ? ORDER BY o.id LIMIT ?", (channel, limit)).fetchall()
+                "SELECT o.id, o.channel, o.created_at, o.next_at, o.attempts, o.held, a.alert "
+                "FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id WHERE o.channel = ? "
+                "AND (o.held = 0 OR o.next_at <= ?) ORDER BY o.id LIMIT ?",
+                (channel, horizon, limit)).fetchall()
             out = []
             for r in rows:
                 if r["next_at"] > horizon:
@@ -69,9 +75,12 @@ class Outbox:
     async def head_due(self, channel: str) -> float | None:
         """When the oldest row of `channel` may be sent (None: nothing queued)."""
         def q(conn: sqlite3.Connection) -> float | None:
-            row = conn.execute("SELECT next_at FROM alert_outbox WHERE channel = ? "
-                                          "ORDER BY id LIMIT 1", (channel,)).fetchone()
-            return None if row is None else float(row[0])
+            head = conn.execute("SELECT next_at FROM alert_outbox WHERE channel = ? AND held = 0"
+                                " ORDER BY id LIMIT 1", (channel,)).fetchone()
+            held = conn.execute("SELECT MIN(next_at) FROM alert_outbox WHERE channel = ? AND "
+                                "held = 1", (channel,)).fetchone()
+            times = [float(r[0]) for r in (head, held) if r is not None and r[0] is not None]
+            return min(times) if times else None
         return await self.store.run(q)
 
     async def settle(self, batch: list[Pending], answer: Answer, outcome: str,

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from loguru import logger
 
+from supervisor.alerts.acks import Acks
 from supervisor.alerts.channels import registry
 from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.config import AlertsBase, alerts_model, infer_kind
 from supervisor.alerts.delivery import Deliverer
+from supervisor.alerts.digest import ReportSender
+from supervisor.alerts.escalation import Escalations, step_applies
 from supervisor.alerts.from_env import env_channels, fill_from_settings
 from supervisor.alerts.lifecycle import EVENTS, Alerter
-from supervisor.alerts.message import Alert
+from supervisor.alerts.message import Alert, human_ms, new_alert_id
 from supervisor.alerts.outbox import Outbox, Pending
 from supervisor.alerts.silences import Silences
 from supervisor.clients.http import HttpClient
@@ -57,6 +63,21 @@ def channel_config(cc: ChannelConfig) -> dict[str, Any]:
             "services": cc.services or None, "excludeServices": cc.exclude_services or None}
 
 
+def quiet_holds(channels: dict[str, Channel], alert: Alert, names: list[str],
+                now: float) -> dict[str, float]:
+    """Channels in quiet hours, and when they end: non-critical alerts wait till then."""
+    if alert.severity == "critical":
+        return {}
+    out = {}
+    for name in names:
+        ch = channels.get(name)
+        quiet = ch.config.quiet_hours if ch is not None else None
+        until = quiet.until(now) if quiet is not None else None
+        if until is not None:
+            out[name] = until
+    return out
+
+
 class AlertService:
     def __init__(self, store: Store, bus: EventBus, tracker: StateTracker,
                  settings: Settings, http: HttpClient, auto_recovery: bool = True) -> None:
@@ -68,7 +89,10 @@ class AlertService:
         self.auto_recovery = auto_recovery
         self.outbox = Outbox(store)
         self.silences = Silences(store)
+        self.acks = Acks(store)
+        self.escalations = Escalations(store)
         self.alerter = Alerter(self)
+        self.reports = ReportSender(store, tracker, self.outbox, self.alerter.send_now)
         self.config: Any = alerts_model()()
         self.channels: dict[str, Channel] = {}
         self.deliverers: dict[str, Deliverer] = {}
@@ -82,6 +106,8 @@ class AlertService:
         """Apply `errorMonitoring.alerts` (at start and on reload)."""
         self.config = config
         self.silences.configure(config.silences, config.maintenance)
+        self.escalations.configure(config.escalation)
+        self.reports.configure(config.reports)
         self.channels = build_channels(config, self.settings, self.http) \
             if config.enabled else {}
         if self._started:
@@ -89,6 +115,8 @@ class AlertService:
 
     async def start(self) -> None:
         await self.silences.load()
+        await self.acks.load()
+        await self.escalations.load()
         await self.alerter.resume()
         self._started = True
         await self._restart_deliverers()
@@ -123,6 +151,8 @@ class AlertService:
             await asyncio.sleep(1)
             try:
                 await self.alerter.tick()
+                await self.escalate()
+                await self.reports.tick(self.channels)
             except Exception:
                 logger.exception("alert timers failed")
 
@@ -136,7 +166,65 @@ class AlertService:
 
     # -- used by the alerter ----------------------------------------------------------------
     def route(self, alert: Alert) -> list[str]:
-        return [n for n, ch in self.channels.items() if ch.config.wants(alert)]
+        held = self.escalations.held(alert)
+        return [n for n, ch in self.channels.items() if ch.config.wants(alert) and n not in held]
+
+    def quiet_holds(self, alert: Alert, channels: list[str]) -> dict[str, float]:
+        return quiet_holds(self.channels, alert, channels, time.time())
+
+    def ack_link(self, incident: str) -> str:
+        base = self.config.public_url
+        if not base or not incident:
+            return ""
+        return self.acks.link(base, incident, self.config.ack_link_ttl / 1000)
+
+    # -- acknowledgement and escalation -----------------------------------------------------
+    async def acknowledge(self, incident: str, by: str, via: str,
+                          comment: str = "") -> tuple[dict[str, Any], bool] | None:
+        """Someone is on it: reminders and escalation stop. None: no such incident."""
+        inc = self.alerter.incidents.get(incident)
+        service = inc.service if inc is not None else None
+        if service is None:
+            known = await self.outbox.incident_alerts(incident)
+            if not known:
+                return None
+            service = known[0].service
+        row, new = await self.acks.ack(incident, service, by, via, comment)
+        if new:
+            await self.escalations.stop(incident, "acknowledged")
+            logger.bind(correlation_id=incident).info(
+                "alerts: incident of {} acknowledged by {} ({})", service, row["by"], via)
+            self.bus.publish("incident_acknowledged", service, incident, by=row["by"], via=via,
+                             comment=row["comment"], at=round(row["at"] * 1000))
+        return row, new
+
+    async def escalate(self) -> None:
+        """Steps that came due: the page again, to the step's channels."""
+        for row, step in self.escalations.due():
+            cid = row["incident_id"]
+            st = self.tracker.services.get(row["service"])
+            if self.acks.acked(cid):
+                await self.escalations.stop(cid, "acknowledged")
+                continue
+            if st is None or not st.state.is_down or st.correlation_id != cid:
+                await self.escalations.finish(cid, "recovered")
+                continue
+            reached: list[str] = []
+            if step_applies(step, row["severity"]):
+                page = Alert.from_dict(json.loads(row["alert"]))
+                waited = human_ms((time.time() - row["started_at"]) * 1000)
+                alert = replace(page, kind="escalated", id=new_alert_id(), at=time.time(),
+                                event_at=None, state=str(st.state), ack_link=self.ack_link(cid),
+                                summary=f"not acknowledged after {waited}: {page.summary}")
+                reached = [n for n in step.channels
+                           if n in self.channels and self.channels[n].config.wants(alert)]
+                if self.silences.match(alert) is not None:
+                    reached = []  # silenced meanwhile: the step passes without a message
+                else:
+                    await self.alerter.send_now(alert, reached)
+                logger.bind(correlation_id=cid).info("alerts: {} escalated to {}", row["service"],
+                                                     ", ".join(reached) or "no channel")
+            await self.escalations.advance(row, reached)
 
     def wake(self, channels: list[str]) -> None:
         for name in channels:

@@ -15,9 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor.alerts.message import Alert
+from supervisor.alerts.recurring import active_window, cron_trigger, next_start
 from supervisor.store.database import Store
 
 
@@ -58,20 +60,53 @@ class SilenceSpec(BaseModel):
 
 
 class MaintenanceWindow(BaseModel):
-    """`alerts.maintenance`: the named services (globs) send no alerts in [start, end)."""
+    """`alerts.maintenance`: the named services (globs) send no alerts in [start, end), or in
+    each recurring window (`cron` in `timezone`, for `durationMs`), where they are also paused
+    unless `pause` is false (supervisor/windows.py)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     services: list[str] = Field(min_length=1)
-    start: datetime = Field(strict=False)
-    end: datetime = Field(strict=False)
+    start: datetime | None = Field(None, strict=False)
+    end: datetime | None = Field(None, strict=False)
+    cron: str | None = Field(None, description="5 fields (minute hour day month weekday) or "
+                                               "6 (seconds first)")
+    timezone: str = Field("UTC", description="IANA zone the cron expression is read in")
+    duration: float | None = Field(None, gt=0, alias="durationMs")
+    pause: bool | None = Field(None, description="Put the services in maintenance (no "
+                                                 "recovery, uptime excludes it); default: "
+                                                 "true for recurring windows, false for fixed")
     comment: str = ""
 
     @model_validator(mode="after")
     def _order(self) -> MaintenanceWindow:
+        if self.cron is not None:
+            if self.start is not None or self.end is not None:
+                raise ValueError("give either cron with durationMs, or start and end")
+            if self.duration is None:
+                raise ValueError("a cron window needs durationMs")
+            cron_trigger(self.cron, self.timezone)
+            return self
+        if self.start is None or self.end is None:
+            raise ValueError("give start and end, or cron with durationMs")
+        if self.pause:
+            raise ValueError("pause applies to recurring (cron) windows; for a one-off pause "
+                             "use POST /api/monitoring/services/NAME/pause with durationMs")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+    @property
+    def pauses(self) -> bool:
+        return self.pause if self.pause is not None else self.cron is not None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.duration or 0) / 1000
+
+    def trigger(self) -> CronTrigger:
+        assert self.cron is not None
+        return cron_trigger(self.cron, self.timezone)
 
 
 def to_timestamp(dt: datetime | None, default: float) -> float:
@@ -108,7 +143,8 @@ def silence_to_api(s: dict[str, Any], now: float | None = None) -> dict[str, Any
     return {"id": s["id"], "matchers": s["matchers"], "start": _iso(s["starts_at"]),
             "end": _iso(s["ends_at"]), "author": s["author"], "comment": s["comment"],
             "source": s.get("source", "api"), "state": state,
-            "createdAt": round(s["created_at"] * 1000)}
+            "createdAt": round(s["created_at"] * 1000),
+            **({"cron": s["cron"], "timezone": s["timezone"]} if "cron" in s else {})}
 
 
 def _iso(ts: float) -> str:
@@ -130,10 +166,15 @@ class Silences:
                         "matchers": s.matchers.model_dump(exclude_none=True),
                         "author": s.author, "comment": s.comment, "source": "config"})
         for i, w in enumerate(windows):
-            out.append({"id": f"config-maintenance-{i}", "created_at": now,
-                        "starts_at": to_timestamp(w.start, 0), "ends_at": to_timestamp(w.end, now),
-                        "matchers": {"services": list(w.services)}, "author": "services.json",
-                        "comment": w.comment or "maintenance window", "source": "config"})
+            row = {"id": f"config-maintenance-{i}", "created_at": now,
+                   "matchers": {"services": list(w.services)}, "author": "services.json",
+                   "comment": w.comment or "maintenance window", "source": "config"}
+            if w.cron is not None:
+                row.update(starts_at=0.0, ends_at=0.0, cron=w.cron, timezone=w.timezone,
+                           recurring=(w.trigger(), w.duration_s))
+            else:
+                row.update(starts_at=to_timestamp(w.start, 0), ends_at=to_timestamp(w.end, now))
+            out.append(row)
         self.from_config = out
 
     async def load(self) -> None:
@@ -147,13 +188,25 @@ class Silences:
 
     def match(self, alert: Alert, now: float | None = None) -> dict[str, Any] | None:
         now = time.time() if now is None else now
-        for s in [*self.from_config, *self.from_api]:
+        for s in self.all(now):
             if s["starts_at"] <= now < s["ends_at"] and matches(s["matchers"], alert):
                 return s
         return None
 
-    def all(self) -> list[dict[str, Any]]:
-        return [*self.from_config, *self.from_api]
+    def all(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Recurring windows with their current (or else next) occurrence as start and end."""
+        now = time.time() if now is None else now
+        out = []
+        for s in self.from_config:
+            if "recurring" in s:
+                trigger, duration = s["recurring"]
+                window = active_window(trigger, duration, now)
+                if window is None:
+                    begin = next_start(trigger, now)
+                    window = (begin, begin + duration) if begin is not None else (0.0, 0.0)
+                s = {**s, "starts_at": window[0], "ends_at": window[1]}
+            out.append(s)
+        return [*out, *self.from_api]
 
     async def create(self, spec: SilenceSpec) -> dict[str, Any]:
         now = time.time()

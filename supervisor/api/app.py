@@ -11,6 +11,7 @@ from supervisor.api.context import DAEMON
 from supervisor.api.csrf import refuse_cross_site
 from supervisor.api.middlewares import json_errors, require_token
 from supervisor.api.routes import (
+    acks,
     alerts,
     dashboard,
     error_reports,
@@ -35,13 +36,19 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024
 
 
+def _signed_ack_link(request: web.Request) -> bool:
+    """A message's acknowledgement link carries its own signature (the handler checks it)."""
+    return "sig" in request.query and request.path.startswith("/api/monitoring/incidents/") \
+        and request.path.endswith("/ack")
+
+
 def create_app(daemon: Daemon) -> web.Application:
     app = web.Application(middlewares=[monitoring.count_requests, json_errors,
                                        refuse_cross_site, require_token],
                           client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     for module in (health, error_reports, errors, recover, services, heartbeat, monitoring,
-                   alerts, silences, reload, ingest):
+                   alerts, silences, acks, reload, ingest):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

@@ -38,6 +38,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return json_error(500, "internal error; see the daemon's log")
 
 
+def _signed_ack_link(request: web.Request) -> bool:
+    """A message's acknowledgement link carries its own signature (the handler checks it)."""
+    return "sig" in request.query and request.path.startswith("/api/monitoring/incidents/") \
+        and request.path.endswith("/ack")
+
+
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     """State-changing requests need the bearer token when one is configured."""
@@ -45,7 +51,7 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     # An empty SOULFRA_API_TOKEN counts as none, as it does for the loopback rule.
     expected = token.get_secret_value().strip().encode() if token is not None else b""
     if expected and request.method not in ("GET", "HEAD", "OPTIONS") and \
-            not authenticated_by_key(request):
+            not authenticated_by_key(request) and not _signed_ack_link(request):
         scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
             given = ""

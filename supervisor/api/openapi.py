@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from supervisor import __version__
 from supervisor.alerts.silences import SilenceSpec
 from supervisor.api.context import DAEMON
+from supervisor.api.routes.acks import AckBody
 from supervisor.api.routes.error_reports import ErrorReport
 from supervisor.api.routes.faults import Fault
 from supervisor.api.routes.recover import RecoverRequest
@@ -351,6 +352,25 @@ PATHS: dict[str, dict[str, Op]] = {
                      responses={200: "deleted", 401: "missing or wrong API token",
                                 404: "no active silence with that id",
                                 409: "the silence comes from services.json"}),
+    },
+    "/api/monitoring/incidents/{id}/ack": {
+        "post": op("Acknowledge an incident: reminders and escalation stop; recovered still "
+                   "goes out", tag="alerts", body=AckBody,
+                   description="With the API token, or with `?sig=` from a message's "
+                               "acknowledgement link (signed, expiring, single use; then a "
+                               "form post answered with an HTML page).",
+                   query={"sig": "the signature of a message's acknowledgement link"},
+                   responses={200: "who acknowledged it, when and how (`alreadyAcknowledged` "
+                                   "when it was before)",
+                              401: "missing or wrong API token", 403: "the link is not valid "
+                              "or has expired", 404: "no such incident",
+                              410: "the link was used already",
+                              422: "a field is invalid (named in `problems`)"}),
+        "get": op("Whether an incident is acknowledged (by whom, when, how) and its "
+                  "escalation; with `?sig=` the link's confirmation page", tag="alerts",
+                  query={"sig": "the signature of a message's acknowledgement link"},
+                  responses={200: "the acknowledgement state", 403: "the link is not valid "
+                             "or has expired"}),
     },
     "/api/monitoring/events": {
         "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",

@@ -21,8 +21,8 @@ class ApiServer:
                  shutdown_timeout_s: float,
                  logger: logging.Logger | logging.LoggerAdapter[Any] | None = None) -> None:
         # `logger`: where aiohttp reports what clients send wrong (not the daemon's errors)
-        extra = {"logger": logger} if logger is not None else {}
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, **extra,
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    logger=logger or logging.getLogger("aiohttp.server"),
                                     shutdown_timeout=shutdown_timeout_s,
                                     keepalive_timeout=KEEPALIVE_S)
         self.max_connections = max_connections

@@ -7,6 +7,7 @@ recovery succeeded (or the dry run was planned), 1 when it did not, 3 unreachabl
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 import urllib.error
@@ -213,6 +214,23 @@ def recover(api: Api, console: Console, service: str, action: str, force: bool,
     return 0 if final == "succeeded" else 1
 
 
+# -- ack ------------------------------------------------------------------------------------
+def ack(api: Api, console: Console, incident: str, by: str, comment: str) -> int:
+    code, body = api.post(f"/api/monitoring/incidents/{quote(incident)}/ack",
+                          {"by": by, "comment": comment, "via": "cli"})
+    if code != 200:
+        console.print(f"[red]refused ({code}): {escape(str(body.get('error', body)))}[/]")
+        return 1
+    when = _clock(body["at"] / 1000)
+    if body.get("alreadyAcknowledged"):
+        console.print(f"incident {escape(incident)} was already acknowledged by "
+                      f"{escape(body['by'])} ({body['via']}) at {when}")
+    else:
+        console.print(f"incident {escape(incident)} of {escape(body['service'])} acknowledged by "
+                      f"{escape(body['by'])} at {when}: reminders and escalation stop")
+    return 0
+
+
 # -- watch ----------------------------------------------------------------------------------
 def describe(ev: ServerEvent) -> tuple[str, str, str]:
     """(type, service, one line) for an event of the stream."""
@@ -316,6 +334,10 @@ def add_parsers(sub: Any, with_settings: Any, fn: Any) -> None:
     n.add_argument("service")
     n.add_argument("--rotate", action="store_true",
                    help="replace the service's key; the old one is refused from now on")
+    a = remote("ack", "acknowledge an incident: reminders and escalation stop")
+    a.add_argument("incident", help="the incident id (the correlationId of its alerts)")
+    a.add_argument("--by", default=getpass.getuser(), help="who is on it (default: you)")
+    a.add_argument("--comment", default="")
     e = remote("errors", "list stored errors")
     e.add_argument("--since", default="1h", help="30s, 15m, 1h, 7d or ISO-8601 (default 1h)")
     e.add_argument("--service", help="only this service")
@@ -340,6 +362,8 @@ def run_command(args: Any, settings: Any) -> int:
                            not args.no_wait, args.wait_timeout)
         if args.command == "dsn":
             return dsn(api, console, args.service, args.rotate)
+        if args.command == "ack":
+            return ack(api, console, args.incident, args.by, args.comment)
         if args.command == "watch":
             return watch(api, console, args.types, args.service, args.count, args.json,
                          args.replay)

@@ -11,6 +11,7 @@ map onto the same taxonomy.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from supervisor.core.taxonomy import (
@@ -181,7 +182,7 @@ def classify_reported_one(type_name: str | None, module: str | None,
     return _by_message(msg) if msg else None
 
 
-def classify_reported(chain: list[tuple[str | None, str | None, str | None]], *,
+def classify_reported(chain: Sequence[tuple[str | None, str | None, str | None]], *,
                       level: str | None = None, unhandled: bool = False,
                       message: str | None = None) -> Classification:
     """A reported error: `chain` is its exceptions (type, module, message), outermost first,

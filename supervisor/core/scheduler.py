@@ -194,7 +194,7 @@ class Scheduler:
         rt.waiter = waiter = loop.create_future()
         timer = loop.call_later(delay, _resolve, waiter)
         try:
-            return await waiter
+            return bool(await waiter)
         finally:
             timer.cancel()
             rt.waiter = None

@@ -63,9 +63,11 @@ def parse_transaction(event: dict[str, Any], service: str,
     duration = _duration_ms(event)
     if duration is None:
         return None
-    contexts = event.get("contexts") if isinstance(event.get("contexts"), dict) else {}
-    trace = contexts.get("trace") if isinstance(contexts.get("trace"), dict) else {}
-    slow = []
+    raw_contexts = event.get("contexts")
+    contexts: dict[str, Any] = raw_contexts if isinstance(raw_contexts, dict) else {}
+    raw_trace = contexts.get("trace")
+    trace: dict[str, Any] = raw_trace if isinstance(raw_trace, dict) else {}
+    slow: list[dict[str, Any]] = []
     for span in event.get("spans") or []:
         if not isinstance(span, dict):
             continue

@@ -188,6 +188,40 @@ MIGRATIONS: list[str] = [
         revoked_at REAL
     );
     """,
+    # 6: acknowledgements, their signed links, escalations (supervisor/alerts/acks.py,
+    # escalation.py); outbox rows held by a channel's quiet hours
+    """
+    CREATE TABLE incident_acks (
+        incident_id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        at REAL NOT NULL,
+        by TEXT NOT NULL DEFAULT '',
+        via TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE ack_links_used (
+        nonce TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        used_at REAL NOT NULL
+    );
+    CREATE TABLE alert_keys (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ALTER TABLE alert_outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE escalations (
+        incident_id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        next_step INTEGER NOT NULL,
+        reached TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        stopped TEXT,
+        closed_at REAL
+    );
+    """,
 ]
 
 

@@ -27,6 +27,18 @@ def read_pid(pid_file: Path) -> int:
     return int(pid_file.read_text().split()[0])
 
 
+def config_problems(data: dict[str, Any]) -> str:
+    """The problems `soulfra-supervisor validate` would list for this services.json, one a
+    line; fails the test when the config is valid."""
+    from supervisor.config.services import ConfigError, parse_config
+
+    try:
+        parse_config(data)
+    except ConfigError as exc:
+        return "\n".join(exc.problems)
+    raise AssertionError("the config was accepted")
+
+
 def free_port() -> int:
     """A port free right now. Under pytest-xdist a worker takes only the ports that are its own
     number modulo the worker count, so two workers never pick the same port between this probe

@@ -13,16 +13,37 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from supervisor import __version__
 from supervisor.alerts.message import Alert, rank
+from supervisor.alerts.recurring import active_window, cron_trigger
 from supervisor.clients.http import HttpClient
 from supervisor.core.redaction import redact_text
 from supervisor.core.taxonomy import Severity
 
 USER_AGENT = f"soulfra-supervisor/{__version__} (alerts)"
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class QuietHours(BaseModel):
+    """Hours in which this channel gets only critical alerts; the others wait for the end."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    cron: str = Field(description="When quiet hours begin: 5 fields, or 6 (seconds first)")
+    timezone: str = "UTC"
+    duration: float = Field(gt=0, alias="durationMs")
+
+    @model_validator(mode="after")
+    def _cron(self) -> QuietHours:
+        cron_trigger(self.cron, self.timezone)
+        return self
+
+    def until(self, now: float) -> float | None:
+        """The end of the quiet hours `now` is in (None: not quiet)."""
+        window = active_window(cron_trigger(self.cron, self.timezone), self.duration / 1000, now)
+        return None if window is None else window[1]
 
 
 class ChannelConfig(BaseModel):
@@ -46,6 +67,8 @@ class ChannelConfig(BaseModel):
     timeout: float = Field(10000, gt=0, alias="timeoutMs")
     max_batch: int = Field(10, ge=1, le=10, alias="maxBatch",
                            description="Alerts grouped into one message at most.")
+    quiet_hours: QuietHours | None = Field(None, alias="quietHours",
+                                           description="Non-critical alerts wait for its end.")
 
     @field_validator("url")
     @classmethod

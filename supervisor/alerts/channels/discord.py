@@ -85,6 +85,10 @@ def embed(a: Alert, budget: int = TOTAL) -> dict[str, Any]:
         value = clip("\n".join(f"• {r}" for r in rec), min(FIELD_VALUE, left - 200))
         fields.append({"name": "Recovery", "value": value, "inline": False})
         left -= len("Recovery") + len(value)
+    ack = f"[I'm on it: acknowledge]({a.ack_link})" if a.ack_link else ""
+    if ack and len(ack) <= FIELD_VALUE and left - len(ack) > 220 and len(fields) < FIELDS:
+        fields.append({"name": "Acknowledge", "value": ack, "inline": False})
+        left -= len("Acknowledge") + len(ack)
     description = clip(a.detail or a.summary, max(1, min(DESCRIPTION, left)))
     out: dict[str, Any] = {"title": title, "description": description, "color": a.colour,
                            "timestamp": a.iso_time, "fields": fields,

@@ -4,7 +4,7 @@ The server is an URL, `smtp://user:password@host:port` (`smtps://` for TLS from 
 byte, `?starttls=true` to upgrade a plain connection, `?from=` for the sender, `?verify=false`
 for a relay whose certificate cannot be checked); the whole URL is a secret. A batch becomes
 one mail per incident, sent over one connection, each threaded under the incident's first
-page (email_render.py). The server's answer decides: 2xx accepted, 4xx retry later (greylisting,
+page (_email_render.py). The server's answer decides: 2xx accepted, 4xx retry later (greylisting,
 a full queue), 5xx refused for good and reported; no answer at all (refused connection,
 timeout, dropped link) is retried like an HTTP 5xx.
 """
@@ -22,8 +22,8 @@ import aiosmtplib
 from pydantic import Field, SecretStr, field_validator
 
 from supervisor.alerts.channels import registry
+from supervisor.alerts.channels._email_render import build_mail
 from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
-from supervisor.alerts.channels.email_render import build_mail
 from supervisor.alerts.message import Alert
 from supervisor.core.redaction import redact_text
 
@@ -97,8 +97,8 @@ class EmailConfig(ChannelConfig):
 
     @field_validator("url")
     @classmethod
-    def _http_url(  # type: ignore[override]  # replaces the http check; url may be unset
-            cls, url: SecretStr | None) -> SecretStr | None:
+    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:  # type: ignore[override]
+        # replaces the http:// check of every channel
         if url is not None:
             parse_smtp_url(url.get_secret_value())
         return url

@@ -17,14 +17,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from supervisor.alerts.channels import registry
-from supervisor.alerts.channels.apprise_urls import AppriseChannel, AppriseConfig, check_apprise_url
-from supervisor.alerts.channels.base import Answer, ChannelConfig
+from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.message import Alert, clip
+from supervisor.clients.apprise_send import AppriseSender, check_url
 from supervisor.clients.http import HttpClient
 from supervisor.core.taxonomy import Severity
 
 NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
-PAGES = ("firing", "gave_up", "test")
+PAGES = ("firing", "gave_up", "escalated", "test")
 SMS_CHARS = 320  # two SMS segments
 
 
@@ -32,8 +32,8 @@ def masked(number: str) -> str:
     return "…" + number[-4:]
 
 
-class PhoneConfig(AppriseConfig):
-    type: Literal["phone"] = "phone"  # type: ignore[assignment]
+class PhoneConfig(ChannelConfig):
+    type: Literal["phone"] = "phone"
     url: SecretStr = Field(description="Apprise URL template with {phone}; a secret. Default: "
                                        "SOULFRA_PHONE_URL.")
     number: str = Field(description="E.164, e.g. +15551234567")
@@ -57,7 +57,7 @@ class PhoneConfig(AppriseConfig):
 
     @model_validator(mode="after")
     def _usable(self) -> PhoneConfig:
-        check_apprise_url(self.url.get_secret_value().replace("{phone}", self.number))
+        check_url(self.url.get_secret_value().replace("{phone}", self.number))
         return self
 
     def wants(self, alert: Alert) -> bool:
@@ -65,13 +65,13 @@ class PhoneConfig(AppriseConfig):
 
 
 @registry.register("phone")
-class PhoneChannel(AppriseChannel):
+class PhoneChannel(Channel):
     type_name: ClassVar[str] = "phone"
     config_model: ClassVar[type[ChannelConfig]] = PhoneConfig
-    body_chars: ClassVar[int] = SMS_CHARS
 
     def __init__(self, config: ChannelConfig, http: HttpClient) -> None:
-        super().__init__(config, http)
+        super().__init__(config, http)  # Apprise sends on its own, never through `http`
+        self.sender = AppriseSender()
         self._sent: deque[float] = deque()
 
     @property
@@ -79,18 +79,14 @@ class PhoneChannel(AppriseChannel):
         assert isinstance(self.config, PhoneConfig)
         return self.config
 
-    def target(self, alerts: list[Alert]) -> str:
-        return self.cfg.url.get_secret_value().replace("{phone}", self.cfg.number)
-
     def render(self, alerts: list[Alert]) -> dict[str, Any]:
-        message = super().render(alerts)
         lines = [a.title for a in alerts]
         a = alerts[-1]
         if a.correlation_id:
             lines.append(f"incident {a.correlation_id}")
         if a.ack_link:
             lines.append(f"ack: {a.ack_link}")
-        return {**message, "title": "", "body": clip("\n".join(lines), SMS_CHARS)}
+        return {"body": clip("\n".join(lines), SMS_CHARS)}
 
     async def send(self, alerts: list[Alert]) -> Answer:
         now = time.monotonic()
@@ -100,7 +96,11 @@ class PhoneChannel(AppriseChannel):
             return Answer(True, detail=f"not sent to {masked(self.cfg.number)}: "
                                        f"{self.cfg.max_per_hour} messages within the last hour "
                                        "already (maxPerHour)")
-        answer = await super().send(alerts)
-        if answer.ok:
+        url = self.cfg.url.get_secret_value().replace("{phone}", self.cfg.number)
+        outcome = await self.sender.send(url, "", self.render(alerts)["body"], "failure",
+                                         self.cfg.timeout / 1000)
+        if outcome.ok:
             self._sent.append(time.monotonic())
-        return answer
+        return Answer(outcome.ok, outcome.status, permanent=outcome.permanent,
+                      detail=outcome.detail, latency_ms=outcome.latency_ms,
+                      protocol=url.partition("://")[0])

@@ -65,10 +65,15 @@ class SlackChannel(Channel):
         if rec:
             blocks.append(_section("*Recovery*\n" + "\n".join(f"• {esc(r)}" for r in rec)))
         blocks.append(_context(a))
+        buttons = []
         if a.link:
-            blocks.append({"type": "actions", "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": "Open in dashboard"},
-                 "url": clip(a.link, 3000)}]})
+            buttons.append({"type": "button", "url": clip(a.link, 3000),
+                            "text": {"type": "plain_text", "text": "Open in dashboard"}})
+        if a.ack_link and len(a.ack_link) <= 3000:
+            buttons.append({"type": "button", "url": a.ack_link, "style": "primary",
+                            "text": {"type": "plain_text", "text": "Acknowledge"}})
+        if buttons:
+            blocks.append({"type": "actions", "elements": buttons})
         return blocks
 
     def _many(self, alerts: list[Alert]) -> list[dict[str, Any]]:
@@ -87,6 +92,8 @@ class SlackChannel(Channel):
                 lines.append("Recovery: " + esc("; ".join(rec)))
             if a.link:
                 lines.append(f"<{a.link}|Open in dashboard>")
+            if a.ack_link:
+                lines.append(f"<{a.ack_link}|Acknowledge>")
             blocks.append(_section("\n".join(lines)))
             blocks.append(_context(a))
         return blocks

@@ -71,5 +71,6 @@ def _api(a: Alert) -> dict[str, Any]:
             "state": a.state, "category": a.category, "type": a.error_type, "check": a.check,
             "detail": a.detail, "recovery": a.recovery, "outcome": a.outcome,
             "downtimeMs": a.downtime_ms, "fixedBy": a.fixed_by, "affected": a.affected,
-            "link": a.link or None, "timestamp": round(a.at * 1000),
+            "link": a.link or None, "ackLink": a.ack_link or None,
+            "timestamp": round(a.at * 1000),
             "eventAt": round(a.event_at * 1000) if a.event_at else None}

@@ -22,5 +22,10 @@ async def list_alerts(request: web.Request) -> web.Response:
     except BadParam as exc:
         return exc.response()
     rows = await alerts.outbox.list_alerts(since, limit, q.get("service") or None)
-    return web.json_response({"alerts": [alert_to_api(r) for r in rows],
+    out = [alert_to_api(r) for r in rows]
+    for a in out:  # whether someone is on the incident (the dashboard shows it)
+        ack = alerts.acks.get(a["correlationId"] or "")
+        a["acknowledged"] = None if ack is None else {
+            "by": ack["by"], "via": ack["via"], "at": round(ack["at"] * 1000)}
+    return web.json_response({"alerts": out,
                               **(await alerts.summary())})

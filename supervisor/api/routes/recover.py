@@ -19,7 +19,7 @@ class RecoverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # Checked in the handler (its message lists the actions); the enum is for the document.
-    action: str = Field(json_schema_extra={"enum": sorted(ACTIONS)})
+    action: str = Field(json_schema_extra={"enum": list(sorted(ACTIONS))})
     target: str = Field(min_length=1)
     force: bool = False
     dry_run: bool = Field(False, alias="dryRun")
