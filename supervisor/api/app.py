@@ -13,17 +13,21 @@ from supervisor.api.routes import (
     acks,
     alerts,
     dashboard,
+    error_groups,
     errors,
     faults,
     health,
     heartbeat,
     history,
+    incidents,
     metrics,
     monitoring,
     recover,
     reload,
+    series,
     services,
     silences,
+    status_page,
     stream,
 )
 
@@ -45,6 +49,8 @@ def create_app(daemon: Daemon) -> web.Application:
     app[DAEMON] = daemon
     for module in (health, errors, recover, services, heartbeat, monitoring, alerts,
                    silences, acks, reload):
+        app.add_routes(module.routes)
+    for module in (series, incidents, error_groups, status_page):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

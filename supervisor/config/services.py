@@ -102,6 +102,9 @@ class ServiceConfigBase(_Model):
                                description="Whether automatic recovery may restart it.")
     critical: bool = Field(False, description="A failing critical service makes the whole "
                                               "status critical.")
+    public: bool = Field(False, description="Shown on the public status page (/status): its "
+                                            "name, description, state, uptime and incidents, "
+                                            "nothing else.")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
     systemd_unit: str | None = Field(None, alias="systemdUnit")

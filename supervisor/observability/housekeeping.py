@@ -92,6 +92,8 @@ class Monitoring:
         try:
             removed = await self.daemon.store.prune(now - s.error_retention_days * DAY,
                                                     now - s.summary_retention_days * DAY)
+            removed["check_rollups"] = await self.daemon.rollup.prune(
+                now - s.summary_retention_days * DAY)
         except Exception as exc:
             logger.opt(exception=exc).error("pruning old errors failed")
             return {}

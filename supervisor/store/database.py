@@ -8,6 +8,7 @@ from typing import Any
 from supervisor.store.error_groups import ErrorGroupTables
 from supervisor.store.recoveries import RecoveryTables
 from supervisor.store.retention import Retention
+from supervisor.series_sql import write_rollup
 from supervisor.store.transitions import TransitionTables
 
 
@@ -23,5 +24,7 @@ class Store(ErrorGroupTables, RecoveryTables, TransitionTables, Retention):
             self._write_recovery(payload)
         elif kind == "recovery_update":
             self._write_recovery_update(payload)
+        elif kind == "check_rollup":  # supervisor/store/series.py
+            write_rollup(self.conn, payload)
         else:
             super()._write(kind, payload)

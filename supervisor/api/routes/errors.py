@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from supervisor import error_group_queries
 from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.core.incidents import error_to_api
@@ -155,11 +157,19 @@ async def list_groups(request: web.Request) -> web.Response:
             raise BadParam("regressed", "must be true or false")
     except BadParam as exc:
         return exc.response()
-    groups = await request.app[DAEMON].store.error_groups(
+    store = request.app[DAEMON].store
+    groups = await store.error_groups(
         status=status, category=category, service=q.get("service") or None,
         regressed=regressed if isinstance(regressed, bool) else None, since=since,
         limit=limit, sort=sort)
-    return web.json_response({"groups": [group_to_api(g) for g in groups]})
+    out = [group_to_api(g) for g in groups]
+    if q.get("trend") == "24h":  # hourly counts of the last day, for the list's sparklines
+        fps = [g["fingerprint"] for g in out]
+        day_ago = time.time() - 86400
+        trend = await store.query(lambda conn: error_group_queries.trends(conn, fps, day_ago))
+        for g in out:
+            g["trend"] = trend.get(g["fingerprint"], [])
+    return web.json_response({"groups": out})
 
 
 @routes.patch("/api/monitoring/error-groups/{fingerprint}")
