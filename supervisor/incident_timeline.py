@@ -150,8 +150,8 @@ def recent(conn: sqlite3.Connection, since: float, services: list[str] | None = 
            limit: int = 100) -> list[dict[str, Any]]:
     """Incidents that started since `since` (newest first), each with its first error, when it
     recovered and the people's updates; what a list or the status page needs."""
-    sql = ("SELECT correlation_id, service, MIN(created_at) AS started, message, "
-           "MAX(recovered) AS recovered, MAX(recovery_time_ms) AS recovery_ms FROM errors "
+    sql = ("SELECT correlation_id, MIN(created_at) AS started, MAX(recovered) AS recovered, "
+           "MAX(recovery_time_ms) AS recovery_ms FROM errors "
            "WHERE correlation_id IS NOT NULL AND created_at >= ?")
     args: list[Any] = [since]
     if services is not None:
@@ -162,8 +162,10 @@ def recent(conn: sqlite3.Connection, since: float, services: list[str] | None = 
     for r in _rows(conn, sql, *args, limit):
         ups = _rows(conn, "SELECT * FROM incident_updates WHERE correlation_id = ? ORDER BY at",
                     r["correlation_id"])
-        out.append({"id": r["correlation_id"], "service": r["service"],
-                    "startedAt": _ms(r["started"]), "message": r["message"],
+        first = conn.execute("SELECT service, message FROM errors WHERE correlation_id = ? "
+                             "ORDER BY created_at LIMIT 1", (r["correlation_id"],)).fetchone()
+        out.append({"id": r["correlation_id"], "service": first["service"],
+                    "startedAt": _ms(r["started"]), "message": first["message"],
                     "status": "resolved" if r["recovered"] else "open",
                     "recoveredAt": _ms(r["started"] + r["recovery_ms"] / 1000)
                     if r["recovered"] and r["recovery_ms"] is not None else None,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 METRICS = ("latency", "errors", "uptime")
 MAX_BUCKETS = 1500
-NICE_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
+NICE_BUCKETS = (1, 5, 10, 15, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,16 @@ the API of a real daemon watching a real HTTP service that slows down and then f
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 import urllib.request
 
 import pytest
 
-from tests.helpers import services_file, wait_for
+from tests.helpers import ROOT, services_file, wait_for
 from tests.slow_service import SlowService
 
 FAST = {"SOULFRA_SERIES_RESOLUTION_S": "1"}
@@ -66,6 +70,11 @@ def test_series_incident_and_status_page(daemon_factory):
 
         code, every = d.get("/api/monitoring/series?metric=uptime&since=24h&bucket=1h")
         assert code == 200 and set(every["services"]) == {"slope", "private-disk"}
+        assert every["services"]["slope"]["uptime"] < 100
+        assert "points" not in every["services"]["slope"]
+        code, every = d.get("/api/monitoring/series?metric=uptime&since=24h&points=true"
+                            "&service=slope")
+        assert code == 200 and every["services"]["slope"]["points"][-1]["state"] == "down"
         code, every = d.get("/api/monitoring/series?since=10m&bucket=1m")
         assert code == 200 and every["services"]["slope"]["points"][-1]["start"] > 0
 
@@ -93,6 +102,15 @@ def test_series_incident_and_status_page(daemon_factory):
                             {"status": "identified", "message": "The shop's database is full; "
                              "we are moving it."})
         assert code == 201 and note["status"] == "identified"
+
+        out = subprocess.run([sys.executable, "-m", "supervisor", "status", "--url", d.url],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "COLUMNS": "200"})
+        assert out.returncode == 1, out.stdout + out.stderr  # one of two services down
+        row = next(ln for ln in out.stdout.splitlines() if "slope" in ln)
+        assert re.search(r"[▁▂▃▄▅▆▇█]", row), out.stdout  # the latency sparkline
+        assert re.search(r"\b\d{1,2}\.\d\d%", row), out.stdout  # uptime of 24 h, below 100 %
+        assert "LAST 15 MIN" in out.stdout and "UP 24h" in out.stdout
 
         with urllib.request.urlopen(d.url + "/status", timeout=10) as resp:
             html = resp.read().decode()

@@ -55,6 +55,7 @@ def create_app(daemon: Daemon) -> web.Application:
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)
     stream.setup(app, daemon)
+    status_page.setup(app)
     history.setup(app, daemon)
     if daemon.settings.fault_injection:
         app.add_routes(faults.routes)

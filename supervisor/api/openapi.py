@@ -144,6 +144,8 @@ PATHS: dict[str, dict[str, Op]] = {
     "/api/monitoring/series": {
         "get": op("Latency points or uptime of every service (or `service=a,b`) at once",
                   query={"metric": "latency (default) or uptime",
+                         "points": "uptime: true adds each service's buckets (default only "
+                                   "the window's uptime)",
                          "since": "default 1h", "bucket": "as for one service",
                          "service": "only these services"},
                   responses={200: "points by service", 404: "unknown service",

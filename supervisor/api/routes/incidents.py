@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from supervisor import incident_timeline
 from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
+from supervisor.api.routes.status_page import RENDERED
 from supervisor.redaction import redact_text
 
 routes = web.RouteTableDef()
@@ -66,5 +67,6 @@ async def post_update(request: web.Request) -> web.Response:
     message = redact_text(body.message)
     update = await daemon.store.query(lambda conn: incident_timeline.add_update(
         conn, cid, body.status, message, author))
+    request.app[RENDERED].invalidate()  # the status page shows it on the next request
     daemon.bus.publish("incident_updated", None, cid, **update)
     return web.json_response(update, status=201)

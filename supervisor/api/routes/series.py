@@ -117,4 +117,6 @@ async def all_series(request: web.Request) -> web.Response:
                                 for n, p in (await series.latency(names, w)).items()}
     else:
         data = await series.uptime(names, w)
+        if q.get("points") != "true":  # 1,000 services × buckets is megabytes; ask for them
+            data = {n: {"uptime": u["uptime"]} for n, u in data.items()}
     return web.json_response({**window_to_api(metric, w), "services": data})

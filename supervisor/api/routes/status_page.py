@@ -4,13 +4,16 @@ incidents with the notes people wrote (POST /api/monitoring/incidents/{id}/updat
 messages, no error details, no controls, no token: what a service's check said can quote
 internal URLs, a person's note is written to be read. Complete without JavaScript; a small
 script (dashboard/status.js) only reloads the page's content when the event stream says a
-public service changed. Not to be confused with /api/monitoring/status (the daemon's own).
+public service changed (no meta refresh: a page that reloads itself on a timer fails
+WCAG 2.2.1, and axe-core says so). Not to be confused with /api/monitoring/status (the daemon's own).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -22,6 +25,7 @@ from supervisor.service_series import ServiceSeries, Window
 
 routes = web.RouteTableDef()
 DAY = 86400.0
+RENDER_EVERY_S = 5.0  # a page many people reload is built once per this, not per request
 BAR_DAYS = 30
 INCIDENT_DAYS = 14
 CACHE = {"Cache-Control": "public, max-age=30", "X-Content-Type-Options": "nosniff",
@@ -33,6 +37,7 @@ LEVEL = {"healthy": "up", "degraded": "degraded", "failing": "down", "recovering
          "gave_up": "down", "maintenance": "maintenance", "unknown": "unknown"}
 
 
+@lru_cache(maxsize=64)  # the same 30 days for every service
 def _day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%b %d")
 
@@ -71,12 +76,12 @@ def bars(points: list[dict[str, Any]]) -> str:
     for p in points:
         pct = "no data" if p["uptime"] is None else f"{p['uptime']:.2f}% up"
         extra = ", maintenance" if p["maintenanceS"] else ""
-        cells.append(f'<li class="bar {p["state"]}" title="{_day(p["start"])}: {pct}{extra}">'
-                     "</li>")
+        cells.append(f'<span class="bar {p["state"]}" title="{_day(p["start"])}: {pct}{extra}">'
+                     "</span>")
     label = (f"uptime per day over the last {len(points)} days: "
              f"{down_days} day{'s' if down_days != 1 else ''} with an outage")
-    return (f'<ol class="bars" role="img" aria-label="{escape(label)}">'
-            + "".join(cells) + "</ol>")
+    return (f'<div class="bars" role="img" aria-label="{escape(label)}">'
+            + "".join(cells) + "</div>")
 
 
 def service_block(name: str, description: str, state: str, uptime: dict[str, Any]) -> str:
@@ -126,18 +131,44 @@ def render(services: list[tuple[str, str, str, dict[str, Any]]],
                 if past else '<p class="muted">No incidents.</p>') + "</section>")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<meta http-equiv="refresh" content="60">'
             "<title>Status</title>"
             '<link rel="stylesheet" href="/dashboard/status.css">'
             '<script src="/dashboard/status.js" defer></script></head>'
             f'<body><header><h1>Status</h1></header><main id="status">{body}</main>'
-            '<footer class="muted">Times in UTC. This page refreshes by itself.</footer>'
+            '<footer class="muted">Times in UTC. With JavaScript this page follows changes by itself; without, reload it.</footer>'
             "</body></html>\n")
+
+
+@dataclass
+class Rendered:
+    html: str = ""
+    at: float = 0.0
+    states: tuple[str, ...] = ()
+
+    def invalidate(self) -> None:
+        self.at = 0.0
+
+
+RENDERED: web.AppKey[Rendered] = web.AppKey("status_page")
+
+
+def setup(app: web.Application) -> None:
+    app[RENDERED] = Rendered()
 
 
 @routes.get("/status")
 async def status_page(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
+    cached = request.app[RENDERED]
+    # a state change shows at once; otherwise the page is rebuilt every RENDER_EVERY_S
+    states = tuple(str(s.state) for s in request.app[DAEMON].tracker.services.values())
+    if time.monotonic() - cached.at > RENDER_EVERY_S or states != cached.states:
+        cached.html = await build(request.app)
+        cached.at, cached.states = time.monotonic(), states
+    return web.Response(text=cached.html, content_type="text/html", headers=CACHE)
+
+
+async def build(app: web.Application) -> str:
+    daemon = app[DAEMON]
     public = {n: s for n, s in daemon.services.items()
               if s.public and s.enabled and n in daemon.tracker.services}
     names = sorted(public)
@@ -151,5 +182,4 @@ async def status_page(request: web.Request) -> web.Response:
             conn, now - INCIDENT_DAYS * DAY, names, 50))
     rows = [(n, public[n].description, str(daemon.tracker.services[n].state),
              uptime.get(n, {})) for n in names]
-    return web.Response(text=render(rows, incidents, now), content_type="text/html",
-                        headers=CACHE)
+    return render(rows, incidents, now)
