@@ -1,5 +1,6 @@
-"""Check results folded into per-service, per-minute (SOULFRA_SERIES_RESOLUTION_S) counters in memory and written in one
-batch every FLUSH_S seconds (supervisor/series_sql.py has the tables and the queries).
+"""Check results folded into per-service, per-minute counters in memory (the width of a row
+is SOULFRA_SERIES_RESOLUTION_S, 60 s unless told) and written in one batch every FLUSH_S
+seconds (supervisor/series_sql.py has the tables and the queries).
 
 A check result costs a dict lookup and a few additions on the event loop; nothing here does
 I/O except handing a list of rows to the store's write queue.

@@ -11,6 +11,8 @@ from health_checks.base import CheckEnv
 from tests.helpers import DaemonProcess, kill_tree
 from tests.servers import MosquittoServer, RedisServer
 
+pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures of the dashboard tests
+
 
 @pytest.fixture
 async def check_env() -> Any:

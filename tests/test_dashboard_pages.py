@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM, only_loopback, shot
 from tests.helpers import ROOT, demo_service_config, free_port, read_pid, services_file, wait_for
 from tests.slow_service import SlowService
-from tests.test_dashboard import CHROMIUM, browser, only_loopback, page, shot  # noqa: F401
 from tests.test_series_api import FAST, slope_config
 
 AXE = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -47,10 +47,6 @@ def duration(ms: float) -> str:
     return f"{s / 60:.1f} min"
 
 
-def ys(points: str) -> list[float]:
-    return [float(p.split(",")[1]) for p in points.split()]
-
-
 @pytest.mark.timeout(180)
 def test_service_page_shows_the_slope_and_a_red_bar(daemon_factory, page, tmp_path):
     from playwright.sync_api import expect
@@ -68,10 +64,15 @@ def test_service_page_shows_the_slope_and_a_red_bar(daemon_factory, page, tmp_pa
         page.click('#services a[href="/services/slope"]')
         expect(page.locator("#service-state")).to_have_text(re.compile("failing|gave_up"))
         page.click('#latency-section button[data-range="10m"]')
-        line = page.locator("#latency-section svg.latency polyline.line").first
-        expect(line).to_be_visible()
-        heights = ys(line.get_attribute("points") or "")
-        assert len(heights) >= 4, heights
+        expect(page.locator("#latency-section svg.latency polyline.line").first).to_be_visible()
+        # every drawn average, left to right (a bucket without answers splits the line)
+        drawn = page.evaluate("""() => [...document.querySelectorAll(
+            '#latency-section svg.latency polyline.line, #latency-section svg.latency circle.dot')]
+            .flatMap(e => e.tagName === 'circle' ? [[+e.getAttribute('cx'), +e.getAttribute('cy')]]
+              : e.getAttribute('points').split(' ').map(p => p.split(',').map(Number)))
+            .sort((a, b) => a[0] - b[0])""")
+        heights = [y for _, y in drawn]
+        assert len(heights) >= 4, drawn
         # SVG y grows downwards: a slower service draws its line higher, i.e. smaller y.
         assert heights[-1] < heights[0] - 40, heights
         expect(page.locator("#latency-section .threshold-label")).to_contain_text("150 ms")
@@ -241,9 +242,13 @@ def test_a_thousand_services_render(daemon_factory, page, tmp_path):
     page.fill("#services-filter", "svc-09")
     expect(page.locator("#services tbody tr")).to_have_count(50)
     expect(page.locator("#services-count")).to_have_text("100 of 1000 service(s)")
+    names = "els => els.map(e => e.dataset.service)"
+    first = page.locator("#services tbody tr").evaluate_all(names)
     page.click("#services-pager button:has-text('next')")
-    expect(page.locator("#services tbody tr").first).to_have_attribute("data-service",
-                                                                     "svc-0950")
+    expect(page.locator("#services-pager")).to_contain_text("page 2 of 2")
+    second = page.locator("#services tbody tr").evaluate_all(names)
+    assert len(second) == 50 and not set(first) & set(second), (first, second)
+    assert all(n.startswith("svc-09") for n in first + second)
     page.fill("#services-filter", "")
     shot(page, tmp_path, "dashboard-1000.png")
     assert axe(page, "overview, 1,000 services") == []

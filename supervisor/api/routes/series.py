@@ -47,7 +47,7 @@ def parse_window(q: Any, metric: str, resolution_s: float,
 
 
 def parse_metric(q: Any) -> str:
-    metric = q.get("metric", "latency")
+    metric = str(q.get("metric", "latency"))
     if metric not in METRICS:
         raise BadParam("metric", f"{metric!r} is not one of {', '.join(METRICS)}")
     return metric

@@ -5,7 +5,8 @@ messages, no error details, no controls, no token: what a service's check said c
 internal URLs, a person's note is written to be read. Complete without JavaScript; a small
 script (dashboard/status.js) only reloads the page's content when the event stream says a
 public service changed (no meta refresh: a page that reloads itself on a timer fails
-WCAG 2.2.1, and axe-core says so). Not to be confused with /api/monitoring/status (the daemon's own).
+WCAG 2.2.1, and axe-core says so). Not to be confused with /api/monitoring/status (the
+daemon's own).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from supervisor import incident_timeline
+from supervisor.alerts.message import human_ms
 from supervisor.api.app import DAEMON
 from supervisor.service_series import ServiceSeries, Window
 
@@ -46,17 +48,6 @@ def _when(ms: int | None) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _duration(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    s = ms / 1000
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
 
 
 def overall(states: list[str]) -> tuple[str, str]:
@@ -99,7 +90,7 @@ def service_block(name: str, description: str, state: str, uptime: dict[str, Any
 
 def incident_block(inc: dict[str, Any]) -> str:
     status = "Resolved" if inc["status"] == "resolved" else "Ongoing"
-    took = (f" after {_duration(inc['repairMs'])}" if inc["status"] == "resolved"
+    took = (f" after {human_ms(inc['repairMs'])}" if inc["status"] == "resolved"
             and inc.get("repairMs") is not None else "")
     notes = "".join(
         f'<li><strong>{escape(u["status"].capitalize())}</strong> '
@@ -135,7 +126,8 @@ def render(services: list[tuple[str, str, str, dict[str, Any]]],
             '<link rel="stylesheet" href="/dashboard/status.css">'
             '<script src="/dashboard/status.js" defer></script></head>'
             f'<body><header><h1>Status</h1></header><main id="status">{body}</main>'
-            '<footer class="muted">Times in UTC. With JavaScript this page follows changes by itself; without, reload it.</footer>'
+            '<footer class="muted">Times in UTC. With JavaScript this page follows changes '
+            "by itself; without, reload it.</footer>"
             "</body></html>\n")
 
 
