@@ -65,9 +65,12 @@ def rollup_series(conn: sqlite3.Connection, services: list[str] | None, since: f
                   until: float, bucket_s: float, table: str) -> dict[str, list[dict[str, Any]]]:
     """Per service, buckets of `bucket_s` (a multiple of the table's row width) oldest first."""
     assert table in ("check_minutes", "check_hours")
+    # Every service: read the window through the time index; SQLite would otherwise walk the
+    # whole primary key (service, start) to save itself the GROUP BY's sort.
+    index = f" INDEXED BY {table}_start" if services is None else ""
     sql = (f"SELECT service, CAST(start / ? AS INTEGER) * ? AS b, SUM(checks), SUM(failed), "
            f"SUM(degraded), SUM(samples), SUM(latency_sum), MIN(latency_min), "
-           f"MAX(latency_max) FROM {table} WHERE start >= ? AND start < ?")
+           f"MAX(latency_max) FROM {table}{index} WHERE start >= ? AND start < ?")
     args: list[Any] = [bucket_s, bucket_s, since - since % bucket_s, until]
     if services is not None:
         sql += f" AND service IN ({', '.join('?' for _ in services)})"

@@ -282,7 +282,7 @@ function renderErrors() {
         ? el("span", { class: "tag recovered",
                        text: `recovered${e.recoveryTime ? ` in ${(e.recoveryTime / 1000).toFixed(1)} s` : ""}` })
         : el("span", { class: "tag failed", text: e.status || "pending" }),
-      e.correlationId ? link(incidentHref(e.correlationId), " incident") : ""));
+      " ", e.correlationId ? link(incidentHref(e.correlationId), "incident") : ""));
   }
 }
 
@@ -298,7 +298,7 @@ function renderRecoveries() {
       el("span", { class: `tag ${r.status}`, text: r.status }),
       el("strong", { text: r.service }), ` ${r.action || ""} `,
       el("span", { class: "muted", text: `${r.id} · ${r.requestedBy || ""} · ${r.message || ""}` }),
-      r.correlationId ? link(incidentHref(r.correlationId), " incident") : ""));
+      " ", r.correlationId ? link(incidentHref(r.correlationId), "incident") : ""));
   }
 }
 

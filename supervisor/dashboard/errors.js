@@ -166,7 +166,7 @@ async function groupPage(root, fp) {
         sparkline(days, `events per day over 7 days: ${days.join(", ")}`, 200, 30)),
       el("section", {}, el("h3", { text: "Latest event" }),
         el("p", { id: "latest-message" }, el("span", { class: "when", text: stamp(latest.timestamp) }),
-           latest.message || ""), tags,
+           " ", latest.message || ""), tags,
         stack ? el("div", {}, el("h3", { text: "Stack trace" }), stackBox(stack))
           : el("p", { class: "muted", text: "This event has no stack trace." })),
       breadcrumbsBox(ctx) || "",
