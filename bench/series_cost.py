@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from health_checks.base import CheckKind, CheckResult
-from supervisor import incident_timeline
 from supervisor.api.routes import status_page
-from supervisor.check_rollup import CheckRollup
-from supervisor.series_sql import transitions_for
-from supervisor.service_series import ServiceSeries, Window
-from supervisor.store import Store
+from supervisor.observability.check_rollup import CheckRollup
+from supervisor.observability.service_series import ServiceSeries, Window
+from supervisor.store import incident_timeline
+from supervisor.store.database import Store
+from supervisor.store.series import transitions_for
 
 
 def result(i: int, at: float) -> CheckResult:
@@ -85,8 +85,8 @@ async def main(services: int, hours: int) -> dict[str, Any]:
     for name in names:
         await store.insert_transition(now - 3 * 86400, name, "unknown", "healthy", "", None)
     await store.flush()
-    await store.query(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
-    out["db_mb"] = round(os.path.getsize(tmp / "supervisor.db") / 1e6, 1)
+    await store.query(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    out["db_mb"] = round((tmp / "supervisor.db").stat().st_size / 1e6, 1)  # noqa: ASYNC240
     out["minute_rows"] = await store.query(
         lambda conn: conn.execute("SELECT COUNT(*) FROM check_minutes").fetchone()[0])
 

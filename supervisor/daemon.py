@@ -15,7 +15,6 @@ from loguru import logger
 import health_checks
 from health_checks.base import CheckEnv, HealthCheck
 from supervisor.alerts.service import AlertService
-from supervisor.check_rollup import CheckRollup
 from supervisor.clients.http import HttpClient
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
@@ -26,6 +25,7 @@ from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime, add_check_hook
 from supervisor.core.state import StateTracker, Thresholds
+from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
 from supervisor.observability.status import StatusBoard

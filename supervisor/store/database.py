@@ -8,7 +8,7 @@ from typing import Any
 from supervisor.store.error_groups import ErrorGroupTables
 from supervisor.store.recoveries import RecoveryTables
 from supervisor.store.retention import Retention
-from supervisor.series_sql import write_rollup
+from supervisor.store.series import write_rollup
 from supervisor.store.transitions import TransitionTables
 
 

@@ -8,9 +8,9 @@ import time
 
 from aiohttp import web
 
-from supervisor import error_group_queries
 from supervisor.api.app import DAEMON, json_error
-from supervisor.api.errors import error_detail, group_to_api
+from supervisor.api.routes.errors import error_detail, group_to_api
+from supervisor.store import error_group_queries
 
 routes = web.RouteTableDef()
 DAY = 86400.0

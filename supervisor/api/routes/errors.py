@@ -12,12 +12,12 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor import error_group_queries
 from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.core.incidents import error_to_api
 from supervisor.core.redaction import redact_text
 from supervisor.core.taxonomy import Category, Level, Severity
+from supervisor.store import error_group_queries
 from supervisor.store.database import Store
 from supervisor.store.errors import STATUSES
 

@@ -1,5 +1,5 @@
 """Incidents (one per correlation id): the list, one incident on its time axis
-(supervisor/incident_timeline.py), and the people's updates shown on the status page."""
+(supervisor/store/incident_timeline.py), and the people's updates shown on the status page."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor import incident_timeline
 from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.api.routes.status_page import RENDERED
-from supervisor.redaction import redact_text
+from supervisor.core.redaction import redact_text
+from supervisor.store import incident_timeline
 
 routes = web.RouteTableDef()
 

@@ -1,5 +1,6 @@
 """GET /api/monitoring/services/{name}/series and /api/monitoring/series: pre-bucketed
-history for charts (supervisor/service_series.py), one service or every service at once."""
+history for charts (supervisor/observability/service_series.py), one service or every
+service at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from supervisor.api.app import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_duration
-from supervisor.service_series import (
+from supervisor.observability.service_series import (
     METRICS,
     ServiceSeries,
     Window,

@@ -20,10 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
-from supervisor import incident_timeline
 from supervisor.alerts.message import human_ms
 from supervisor.api.app import DAEMON
-from supervisor.service_series import ServiceSeries, Window
+from supervisor.observability.service_series import ServiceSeries, Window
+from supervisor.store import incident_timeline
 
 routes = web.RouteTableDef()
 DAY = 86400.0

@@ -1,6 +1,6 @@
 """Check results folded into per-service, per-minute counters in memory (the width of a row
 is SOULFRA_SERIES_RESOLUTION_S, 60 s unless told) and written in one batch every FLUSH_S
-seconds (supervisor/series_sql.py has the tables and the queries).
+seconds (supervisor/store/series.py has the tables and the queries).
 
 A check result costs a dict lookup and a few additions on the event loop; nothing here does
 I/O except handing a list of rows to the store's write queue.
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from health_checks.base import CheckKind, CheckResult
-from supervisor.series_sql import Row, prune
+from supervisor.store.series import Row, prune
 
 if TYPE_CHECKING:
-    from supervisor.store import Store
+    from supervisor.store.database import Store
 
 FLUSH_S = 10.0
 # Read requests may flush what is open so a chart shows the last seconds, at most this often.

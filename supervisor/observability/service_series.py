@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from supervisor import series_sql
-from supervisor.uptime import state_buckets, uptime_percent
+from supervisor.core.uptime import state_buckets, uptime_percent
+from supervisor.store import series as series_sql
 
 if TYPE_CHECKING:
-    from supervisor.check_rollup import CheckRollup
-    from supervisor.store import Store
+    from supervisor.observability.check_rollup import CheckRollup
+    from supervisor.store.database import Store
 
 METRICS = ("latency", "errors", "uptime")
 MAX_BUCKETS = 1500

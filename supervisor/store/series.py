@@ -2,9 +2,10 @@
 many failed or were slow, and the min/avg/max latency of the ones that answered.
 
 One row per service per minute is what keeps this cheap at 1,000 services: a check result
-costs a dict update in memory (supervisor/check_rollup.py) and the rows reach SQLite in one
-batch every FLUSH_S seconds through the store's write queue. Minutes are kept MINUTES_KEEP_S
-(charts of the last hour and day); hours as long as the error summaries (7 d and 30 d views).
+costs a dict update in memory (supervisor/observability/check_rollup.py) and the rows reach
+SQLite in one batch every FLUSH_S seconds through the store's write queue. Minutes are kept
+MINUTES_KEEP_S (charts of the last hour and day); hours as long as the error summaries (7 d
+and 30 d views).
 Everything here runs in the store's thread with its connection.
 """
 
