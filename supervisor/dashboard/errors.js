@@ -58,13 +58,20 @@ async function groupsPage(root) {
   onReconnect.push(again);
 }
 
-// A stack from the event's context: a Sentry-shaped exception (values[].stacktrace.frames),
-// a list of frames, or the text of a Python traceback (the daemon's own errors).
+// A stack from the event's context: the error sink's `exceptions` (issue 12: Sentry's chain,
+// innermost cause first, each with `frames` oldest call first), a raw Sentry `exception`
+// (values[].stacktrace.frames), a list of frames, or the text of a Python traceback (the
+// daemon's own errors). Shown as people read them: the outermost exception first, each with
+// its most recent call first.
 function stackOf(ctx) {
+  if (Array.isArray(ctx.exceptions) && ctx.exceptions.length) {
+    return ctx.exceptions.slice().reverse().map((v) => ({
+      type: v.type, value: v.value, frames: (v.frames || []).slice().reverse() }));
+  }
   const exc = ctx.exception;
   const values = exc && (Array.isArray(exc) ? exc : exc.values);
   if (values && values.length) {
-    return values.map((v) => ({ type: v.type, value: v.value,
+    return values.slice().reverse().map((v) => ({ type: v.type, value: v.value,
                                 frames: ((v.stacktrace || {}).frames || []).slice().reverse() }));
   }
   const frames = ctx.frames || (ctx.stacktrace && ctx.stacktrace.frames);
