@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from health_checks.base import CheckKind, CheckResult
 from supervisor.api.routes import status_page
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.service_series import ServiceSeries, Window
 from supervisor.store import incident_timeline
@@ -85,9 +85,9 @@ async def main(services: int, hours: int) -> dict[str, Any]:
     for name in names:
         await store.insert_transition(now - 3 * 86400, name, "unknown", "healthy", "", None)
     await store.flush()
-    await store.query(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+    await store.run(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
     out["db_mb"] = round((tmp / "supervisor.db").stat().st_size / 1e6, 1)  # noqa: ASYNC240
-    out["minute_rows"] = await store.query(
+    out["minute_rows"] = await store.run(
         lambda conn: conn.execute("SELECT COUNT(*) FROM check_minutes").fetchone()[0])
 
     # 3. reads
@@ -106,12 +106,12 @@ async def main(services: int, hours: int) -> dict[str, Any]:
                                                                              86400)))
     out["read_all_latency_15m_1m_ms"] = await timed(lambda: series.latency(names, w(900, 60)))
     out["read_all_uptime_24h_ms"] = await timed(lambda: series.uptime(names, w(86400, 86400)))
-    out["read_all_transitions_30d_ms"] = await timed(lambda: store.query(
+    out["read_all_transitions_30d_ms"] = await timed(lambda: store.run(
         lambda conn: transitions_for(conn, None, time.time() - 30 * 86400)))
 
     async def page() -> None:
         up = await series.uptime(names, w(29 * 86400, 86400))
-        inc = await store.query(lambda conn: incident_timeline.recent(
+        inc = await store.run(lambda conn: incident_timeline.recent(
             conn, time.time() - 14 * 86400, names, 50))
         status_page.render([(n, "", "healthy", up[n]) for n in names], inc, time.time())
     out["status_page_build_ms"] = await timed(page)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from health_checks.base import CheckKind, CheckResult
+from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.store.series import Row, prune
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class CheckRollup:
     async def prune(self, hours_before: float) -> int:
         removed = 0
         while True:
-            n = await self.store.query(lambda conn: prune(conn, time.time(), hours_before))
+            n = await self.store.transaction(lambda conn: prune(conn, time.time(), hours_before))
             removed += n
             if n < 5000:
                 return removed

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
 from supervisor.core.scheduler import OVERRUN_GRACE_S, SLOW_PROBE_FACTOR, add_check_hook
+from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.performance import CheckStats
 from supervisor.observability.reports import build_report, read_latest, write_report
 from supervisor.observability.selfwatch import SelfWatch
@@ -39,6 +40,7 @@ class MonitoredDaemon(Protocol):
     status: StatusBoard
     started_at: float
     api_url: str
+    rollup: CheckRollup
 
 
 class Monitoring:

@@ -72,7 +72,7 @@ class ServiceSeries:
                       w: Window) -> dict[str, list[dict[str, Any]]]:
         await self.rollup.fresh()
         table = series_sql.table_for(w.bucket_s, w.since, time.time())
-        return await self.store.query(lambda conn: series_sql.rollup_series(
+        return await self.store.run(lambda conn: series_sql.rollup_series(
             conn, _narrow(services), w.since, w.until, w.bucket_s, table))
 
     @staticmethod
@@ -98,7 +98,7 @@ class ServiceSeries:
 
     async def errors(self, service: str, w: Window) -> list[dict[str, Any]]:
         rows = (await self.rollups([service], w)).get(service, [])
-        stored = await self.store.query(lambda conn: series_sql.error_counts(
+        stored = await self.store.run(lambda conn: series_sql.error_counts(
             conn, service, w.since, w.until, w.bucket_s))
         points = self.fill(rows, w, ("checks", "failed", "degraded"))
         for p in points:
@@ -110,7 +110,7 @@ class ServiceSeries:
     async def uptime(self, services: list[str] | None, w: Window,
                      ) -> dict[str, dict[str, Any]]:
         """Per service: buckets of time per state and the uptime of the whole window."""
-        by_service = await self.store.query(
+        by_service = await self.store.run(
             lambda conn: series_sql.transitions_for(conn, _narrow(services), w.since))
         names = services if services is not None else sorted(by_service)
         out = {}

@@ -133,10 +133,9 @@ def update_to_api(u: dict[str, Any]) -> dict[str, Any]:
 
 def add_update(conn: sqlite3.Connection, cid: str, status: str, message: str,
                author: str) -> dict[str, Any]:
-    with conn:
-        at = time.time()
-        conn.execute("INSERT INTO incident_updates (correlation_id, at, status, message, "
-                     "author) VALUES (?, ?, ?, ?, ?)", (cid, at, status, message, author))
+    at = time.time()
+    conn.execute("INSERT INTO incident_updates (correlation_id, at, status, message, author) "
+                 "VALUES (?, ?, ?, ?, ?)", (cid, at, status, message, author))
     return {"at": _ms(at), "status": status, "message": message, "author": author}
 
 

@@ -98,14 +98,13 @@ def error_counts(conn: sqlite3.Connection, service: str, since: float, until: fl
 
 def prune(conn: sqlite3.Connection, now: float, hours_before: float,
           chunk: int = 5000) -> int:
-    """One chunk of old rollup rows; the caller repeats while a full chunk went."""
+    """One chunk of old rollup rows (in the caller's transaction); the caller repeats while a
+    full chunk went."""
     removed = 0
-    with conn:
-        for table, cut in (("check_minutes", now - MINUTES_KEEP_S),
-                           ("check_hours", hours_before)):
-            removed += conn.execute(
-                f"DELETE FROM {table} WHERE (service, start) IN (SELECT service, start "
-                f"FROM {table} WHERE start < ? LIMIT ?)", (cut, chunk)).rowcount
+    for table, cut in (("check_minutes", now - MINUTES_KEEP_S), ("check_hours", hours_before)):
+        removed += conn.execute(
+            f"DELETE FROM {table} WHERE (service, start) IN (SELECT service, start "
+            f"FROM {table} WHERE start < ? LIMIT ?)", (cut, chunk)).rowcount
     return removed
 
 

@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.routes.errors import error_detail, group_to_api
 from supervisor.store import error_group_queries
 
@@ -26,8 +26,8 @@ async def get_group(request: web.Request) -> web.Response:
         return json_error(404, f"no error group {fp!r}")
     latest = await store.get_error(group["last_error_id"]) if group["last_error_id"] else None
     since = time.time() - 7 * DAY
-    trend = await store.query(lambda conn: error_group_queries.trends(conn, [fp], since, DAY))
-    members = await store.query(lambda conn: error_group_queries.members(conn, fp))
+    trend = await store.run(lambda conn: error_group_queries.trends(conn, [fp], since, DAY))
+    members = await store.run(lambda conn: error_group_queries.members(conn, fp))
     return web.json_response({
         **group_to_api(group),
         "latest": await error_detail(store, latest) if latest is not None else None,

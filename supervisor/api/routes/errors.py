@@ -166,7 +166,7 @@ async def list_groups(request: web.Request) -> web.Response:
     if q.get("trend") == "24h":  # hourly counts of the last day, for the list's sparklines
         fps = [g["fingerprint"] for g in out]
         day_ago = time.time() - 86400
-        trend = await store.query(lambda conn: error_group_queries.trends(conn, fps, day_ago))
+        trend = await store.run(lambda conn: error_group_queries.trends(conn, fps, day_ago))
         for g in out:
             g["trend"] = trend.get(g["fingerprint"], [])
     return web.json_response({"groups": out})

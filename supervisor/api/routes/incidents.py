@@ -8,7 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.api.routes.status_page import RENDERED
 from supervisor.core.redaction import redact_text
@@ -37,7 +37,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     services = [s.strip() for s in q.get("service", "").split(",") if s.strip()] or None
     store = request.app[DAEMON].store
     await store.flush()
-    rows = await store.query(lambda conn: incident_timeline.recent(conn, since, services, limit))
+    rows = await store.run(lambda conn: incident_timeline.recent(conn, since, services, limit))
     return web.json_response({"incidents": rows})
 
 
@@ -46,7 +46,7 @@ async def get_incident(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     store = request.app[DAEMON].store
     await store.flush()  # what happened a moment ago is on the axis too
-    incident = await store.query(lambda conn: incident_timeline.load(conn, cid))
+    incident = await store.run(lambda conn: incident_timeline.load(conn, cid))
     if incident is None:
         return json_error(404, f"no incident {cid!r}")
     return web.json_response(incident)
@@ -61,11 +61,11 @@ async def post_update(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     cid = request.match_info["id"]
     await daemon.store.flush()
-    if not await daemon.store.query(lambda conn: incident_timeline.known(conn, cid)):
+    if not await daemon.store.run(lambda conn: incident_timeline.known(conn, cid)):
         return json_error(404, f"no incident {cid!r}")
     author = request.headers.get("X-Requested-By", "api")[:64]
     message = redact_text(body.message)
-    update = await daemon.store.query(lambda conn: incident_timeline.add_update(
+    update = await daemon.store.transaction(lambda conn: incident_timeline.add_update(
         conn, cid, body.status, message, author))
     request.app[RENDERED].invalidate()  # the status page shows it on the next request
     daemon.bus.publish("incident_updated", None, cid, **update)

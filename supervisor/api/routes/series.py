@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from supervisor.api.app import DAEMON, json_error
+from supervisor.api.context import DAEMON, json_error
 from supervisor.api.params import BadParam, parse_duration
 from supervisor.observability.service_series import (
     METRICS,

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from supervisor.alerts.message import human_ms
-from supervisor.api.app import DAEMON
+from supervisor.api.context import DAEMON
 from supervisor.observability.service_series import ServiceSeries, Window
 from supervisor.store import incident_timeline
 
@@ -170,7 +170,7 @@ async def build(app: web.Application) -> str:
     if names:
         series = ServiceSeries(daemon.store, daemon.rollup)
         uptime = await series.uptime(names, Window(now - (BAR_DAYS - 1) * DAY, now, DAY))
-        incidents = await daemon.store.query(lambda conn: incident_timeline.recent(
+        incidents = await daemon.store.run(lambda conn: incident_timeline.recent(
             conn, now - INCIDENT_DAYS * DAY, names, 50))
     rows = [(n, public[n].description, str(daemon.tracker.services[n].state),
              uptime.get(n, {})) for n in names]
