@@ -41,12 +41,21 @@ def load(conn: sqlite3.Connection, cid: str) -> dict[str, Any] | None:
                                       "ORDER BY id", a["id"])
     updates = _rows(conn, "SELECT * FROM incident_updates WHERE correlation_id = ? ORDER BY at",
                     cid)
-    return build(cid, errors, transitions, recoveries, alerts, updates)
+    # issue 17's acknowledgements, when this store has them (their table comes with them)
+    acks = _rows(conn, "SELECT * FROM incident_acks WHERE incident_id = ?", cid) \
+        if _has_table(conn, "incident_acks") else []
+    return build(cid, errors, transitions, recoveries, alerts, updates, acks)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (name,)).fetchone() is not None
 
 
 def build(cid: str, errors: list[dict[str, Any]], transitions: list[dict[str, Any]],
           recoveries: list[dict[str, Any]], alerts: list[dict[str, Any]],
-          updates: list[dict[str, Any]]) -> dict[str, Any]:
+          updates: list[dict[str, Any]], acks: list[dict[str, Any]] | None = None,
+          ) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
 
     def add(at: float | None, kind: str, text: str, **extra: Any) -> None:
@@ -95,9 +104,10 @@ def build(cid: str, errors: list[dict[str, Any]], transitions: list[dict[str, An
                 + (f" (HTTP {d['http_status']})" if d["http_status"] else "")
                 + (f" {d['detail']}" if d["detail"] else ""),
                 channel=d["channel"], outcome=d["outcome"], alertId=a["id"])
-        acked = a.get("acknowledged_at") or a.get("acked_at")  # issue 17's acknowledgement
-        if acked:
-            add(acked, "acknowledged", f"acknowledged by {a.get('acknowledged_by') or '?'}")
+    for k in acks or []:
+        add(k.get("at"), "acknowledged", f"acknowledged by {k.get('by') or '?'} via "
+            f"{k.get('via') or '?'}" + (f": {k['comment']}" if k.get("comment") else ""),
+            by=k.get("by"), via=k.get("via"))
     for u in updates:
         add(u["at"], "update", f"{u['status']}: {u['message']}", status=u["status"],
             author=u["author"])
@@ -118,6 +128,7 @@ def build(cid: str, errors: list[dict[str, Any]], transitions: list[dict[str, An
         "attempts": attempts_total, "recoveries": [r["id"] for r in recoveries],
         "errors": [e["id"] for e in errors], "alerts": [a["id"] for a in alerts],
         "updates": [update_to_api(u) for u in updates], "timeline": items,
+        "acknowledgedAt": _ms((acks or [{}])[0].get("at")),
     }
 
 
