@@ -27,9 +27,10 @@ from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.error_rates import ErrorRates
 from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
-from supervisor.core.scheduler import Scheduler, ServiceRuntime
+from supervisor.core.scheduler import Scheduler, ServiceRuntime, add_check_hook
 from supervisor.core.state import StateTracker, Thresholds
 from supervisor.ingest.pipeline import Ingestor
+from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.client_errors import ClientErrorLogger
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
@@ -93,6 +94,8 @@ class Daemon:
             lock=RedisLease(settings.lock_redis_url.get_secret_value())
             if settings.lock_redis_url else None)
         self.incidents = IncidentRecorder(self.store, self.tracker)
+        # per-service, per-minute check counters and latency for the charts
+        self.rollup = CheckRollup(self.store, settings.series_resolution_s)
         self.metrics = Metrics(self.bus, self.tracker)
         self.push = PushHub(self.check_env.heartbeats, self.tracker.signal_failure,
                             self._signs_of_life)
@@ -139,6 +142,9 @@ class Daemon:
                            types={"state_changed", "recovery_started", "recovery_finished",
                                   "gave_up", "check_error"})
         self.metrics.start(self.scheduler)
+        add_check_hook(self.scheduler, self.rollup.on_check)
+        self.rollup.start()
+        self.shutdown_hooks.append(("write check rollups", self.rollup.stop))
         self.alerts.subscribe()
         await self.bus.start()
         await self.monitoring.start()

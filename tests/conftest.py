@@ -13,6 +13,8 @@ from tests.support.alert_receiver import Receiver
 from tests.support.helpers import DaemonProcess, kill_tree
 from tests.support.servers import MosquittoServer, RedisServer
 
+pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures of the dashboard tests
+
 
 @pytest.fixture
 async def check_env() -> Any:

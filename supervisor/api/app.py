@@ -14,19 +14,23 @@ from supervisor.api.routes import (
     acks,
     alerts,
     dashboard,
+    error_groups,
     error_reports,
     errors,
     faults,
     health,
     heartbeat,
     history,
+    incidents,
     ingest,
     metrics,
     monitoring,
     recover,
     reload,
+    series,
     services,
     silences,
+    status_page,
     stream,
 )
 
@@ -50,9 +54,12 @@ def create_app(daemon: Daemon) -> web.Application:
     for module in (health, error_reports, errors, recover, services, heartbeat, monitoring,
                    alerts, silences, acks, reload, ingest):
         app.add_routes(module.routes)
+    for module in (series, incidents, error_groups, status_page):
+        app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)
     stream.setup(app, daemon)
+    status_page.setup(app)
     history.setup(app, daemon)
     if daemon.settings.fault_injection:
         app.add_routes(faults.routes)

@@ -20,6 +20,7 @@ from supervisor.api.context import DAEMON
 from supervisor.api.routes.acks import AckBody
 from supervisor.api.routes.error_reports import ErrorReport
 from supervisor.api.routes.faults import Fault
+from supervisor.api.routes.incidents import IncidentUpdate
 from supervisor.api.routes.recover import RecoverRequest
 from supervisor.api.routes.reload import ReloadRequest
 from supervisor.api.routes.services import PauseRequest
@@ -227,16 +228,65 @@ PATHS: dict[str, dict[str, Op]] = {
                   responses={200: "groups", 422: "a query parameter is invalid"}),
     },
     "/api/monitoring/error-groups/{fingerprint}": {
-        "get": op("One group with its latest event in full (message, exception chain with "
-                  "stack frames, breadcrumbs, tags, request), its releases and the other "
-                  "errors of that event's trace", responses={200: "the group",
-                                                             404: "no such group"}),
+        "get": op("One group for its page: the group, its latest error with the full context "
+                  "(stack trace, breadcrumbs, tags when reported), a 7-day trend, the services "
+                  "and incidents it touched, its newest errors; for reported errors also its "
+                  "releases and the other errors of the event's trace",
+                  responses={200: "the group", 404: "no such group"}),
         "patch": op("Set a group's status; its pending errors follow",
                     body={"type": "object", "required": ["status"], "properties": {
                         "status": {"enum": ["pending", "resolved", "ignored", "workaround"]},
                         "note": {"type": "string"}}},
                     responses={200: "the group", 401: "missing or wrong API token",
                                404: "no such group", 422: "a field is invalid"}),
+    },
+    "/api/monitoring/services/{name}/series": {
+        "get": op("Pre-bucketed history of one service for charts",
+                  description="`latency`: min/avg/max response time of the checks that "
+                              "answered, with checks, failed and degraded counts per bucket "
+                              "and the service's `degradedThresholdMs`. `errors`: failed "
+                              "checks, failure `rate` (%) and stored `errors` per bucket. "
+                              "`uptime`: seconds per state per bucket (maintenance apart), "
+                              "the worst `state` seen, each bucket's and the window's uptime. "
+                              "Every bucket of the window is present, oldest first; empty "
+                              "ones hold nulls. Minute rows are kept 48 h, hour rows as long "
+                              "as the error summaries. See docs/dashboard.md.",
+                  query={"metric": "latency (default), errors or uptime",
+                         "since": "window back from now: 1h, 24h (default), 7d, up to 31d",
+                         "bucket": "whole minutes (1m, 5m, 1h, 1d); default about 60-180 "
+                                   "buckets for the window; at most 1500 buckets"},
+                  responses={200: "points", 404: "unknown service",
+                             422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/series": {
+        "get": op("Latency points or uptime of every service (or `service=a,b`) at once",
+                  query={"metric": "latency (default) or uptime",
+                         "points": "uptime: true adds each service's buckets (default only "
+                                   "the window's uptime)",
+                         "since": "default 1h", "bucket": "as for one service",
+                         "service": "only these services"},
+                  responses={200: "points by service", 404: "unknown service",
+                             422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/incidents": {
+        "get": op("Incidents (one per correlation id) that started since, newest first",
+                  query={"since": "default 7d", "service": "only these services",
+                         "limit": "1-1000 (default 100)"},
+                  responses={200: "incidents", 422: "a query parameter is invalid"}),
+    },
+    "/api/monitoring/incidents/{id}": {
+        "get": op("One incident on one time axis: first failed check, declaration, recovery "
+                  "attempts (what ran, output), alerts and deliveries per channel, updates, "
+                  "recovery; downtimeMs (first failed check to up) and repairMs (declared to "
+                  "up)", responses={200: "the incident", 404: "no such incident"}),
+    },
+    "/api/monitoring/incidents/{id}/updates": {
+        "post": op("Add a human-written update to an incident (shown on /status)",
+                   body=IncidentUpdate,
+                   headers={"X-Requested-By": "who wrote it (shown as the author)"},
+                   responses={201: "the update", 400: "body is not JSON",
+                              401: "missing or wrong API token", 404: "no such incident",
+                              422: "a field is invalid"}),
     },
     "/api/monitoring/status": {
         "get": op("The daemon's own status: uptime, memory, connections, requests, errors by "
@@ -407,6 +457,26 @@ PATHS: dict[str, dict[str, Op]] = {
     },
     "/": {
         "get": op("The dashboard", tag="dashboard", content="text/html"),
+    },
+    "/services/{name}": {
+        "get": op("The dashboard's page of one service (charts)", tag="dashboard",
+                  content="text/html"),
+    },
+    "/incidents/{id}": {
+        "get": op("The dashboard's page of one incident (timeline)", tag="dashboard",
+                  content="text/html"),
+    },
+    "/errors": {
+        "get": op("The dashboard's list of error groups", tag="dashboard", content="text/html"),
+    },
+    "/errors/{fingerprint}": {
+        "get": op("The dashboard's page of one error group", tag="dashboard",
+                  content="text/html"),
+    },
+    "/status": {
+        "get": op("The public status page: public services, uptime bars, incidents and their "
+                  "updates; server-rendered HTML, no token, no controls, cached 30 s",
+                  tag="dashboard", content="text/html"),
     },
     "/dashboard/{file}": {
         "get": op("The dashboard's script and style sheet", tag="dashboard",

@@ -96,20 +96,45 @@ def _state(text: str) -> str:
     return f"[{STATE_STYLE.get(text, '')}]{escape(text)}[/]"
 
 
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None], failed: list[bool] | None = None) -> str:
+    """Latency per bucket as block characters, scaled to the row's own peak; a bucket without
+    an answer is a dot, one with failed checks is red."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    top = max(known) or 1.0
+    out = []
+    for i, v in enumerate(values):
+        ch = "·" if v is None else BLOCKS[min(len(BLOCKS) - 1,
+                                                int(v / top * (len(BLOCKS) - 1)))]
+        out.append(f"[red]{'▁' if v is None else ch}[/]" if failed and failed[i] else ch)
+    return "".join(out)
+
+
 # -- status ---------------------------------------------------------------------------------
 def status(api: Api, console: Console) -> int:
     _, health = api.get("/api/monitoring/health")
     _, services = api.get("/api/monitoring/services")
     _, errors = api.get("/api/monitoring/errors?since=24h&limit=1000")
+    # One request each for every service's latency and uptime (not one per service); an
+    # older daemon without /series answers 404 and the columns stay empty.
+    _, latency = api.get("/api/monitoring/series?metric=latency&since=15m&bucket=1m")
+    _, uptime = api.get("/api/monitoring/series?metric=uptime&since=24h")
+    lat_by = (latency or {}).get("services", {})
+    up_by = (uptime or {}).get("services", {})
     last_error: dict[str, dict[str, Any]] = {}
     for e in (errors or {}).get("errors", []):  # newest first
         last_error.setdefault(e["service"], e)
     from rich.table import Table
 
     table = Table(title=None, header_style="bold", expand=False)
-    for column in ("SERVICE", "STATE", "LATENCY", "SINCE", "LAST ERROR (24h)"):
+    for column in ("SERVICE", "STATE", "LATENCY", "LAST 15 MIN", "UP 24h", "SINCE",
+                   "LAST ERROR (24h)"):
         table.add_column(column, no_wrap=column != "LAST ERROR (24h)",
-                         justify="right" if column == "LATENCY" else "left")
+                         justify="right" if column in ("LATENCY", "UP 24h") else "left")
     for name, s in sorted(services.get("services", {}).items()):
         rt = s.get("responseTime")
         err = last_error.get(name)
@@ -122,8 +147,12 @@ def status(api: Api, console: Console) -> int:
         if s["status"] in DOWN and failure.get("message"):  # why it is down, then the record
             err_text = f"[bold]{escape(failure['message'])}[/]" + (
                 f"\n{err_text}" if err_text else "")
+        points = lat_by.get(name, {}).get("points", [])
+        up = up_by.get(name, {}).get("uptime")
         table.add_row(escape(name), _state(s["status"]), "" if rt is None else f"{rt} ms",
-                      _ago(s.get("since")), err_text)
+                      sparkline([p.get("avg") for p in points],
+                                [bool(p.get("failed")) for p in points]),
+                      "" if up is None else f"{up:.2f}%", _ago(s.get("since")), err_text)
     console.print(table)
     overall = health["status"]
     console.print(f"overall: [{OVERALL_STYLE.get(overall, '')}]{overall}[/]  "

@@ -123,6 +123,9 @@ class ServiceConfigBase(_Model):
     reuse_connection: bool = Field(True, alias="reuseConnection",
                                    description="Keep the HTTP connection between checks where "
                                                "the server allows it (docs/checks.md).")
+    public: bool = Field(False, description="Shown on the public status page (/status): its "
+                                            "name, description, state, uptime and incidents, "
+                                            "nothing else.")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
     systemd_unit: str | None = Field(None, alias="systemdUnit")

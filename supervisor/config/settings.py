@@ -82,6 +82,9 @@ class Settings(BaseSettings):
                                      "daemon's CPU share for MONITORING_OVERHEAD_LIMIT.")
     store_max_pending: int = Field(10_000, ge=100,
                                    description="Errors queued for the store before shedding.")
+    series_resolution_s: int = Field(60, ge=1, le=3600, description="Seconds per row of the "
+                                     "check rollups behind the charts (finer only for demos "
+                                     "and tests: rows are kept 48 h).")
     fault_injection: bool = Field(False, description="Enable /api/monitoring/debug/faults.")
     log_levels: str = Field("", description="Per-module levels: 'aiohttp=warning,supervisor."
                                             "scheduler=debug'.")

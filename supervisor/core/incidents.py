@@ -105,7 +105,7 @@ class IncidentRecorder:
         if state is State.FAILING and event.correlation_id:
             result = d.get("result") or {}
             await self.record(service, event.correlation_id, _result_from_dict(result),
-                              at=event.at)
+                              at=event.at, first_failure_at=d.get("firstFailureAt"))
         elif state is State.GAVE_UP and event.correlation_id:
             error_id = self._open.get(event.correlation_id)
             if error_id is not None:
@@ -118,12 +118,14 @@ class IncidentRecorder:
             await self._close(event.correlation_id, event.at, d.get("reason", ""))
 
     async def record(self, service: str, correlation_id: str, result: CheckResult,
-                     at: float | None = None) -> str:
+                     at: float | None = None, first_failure_at: float | None = None) -> str:
         st = self.tracker.services.get(service)
         c = classify(result, critical_service=bool(st and st.critical))
         message = result.message or f"{service} is {result.kind}"
         error_id = await self._insert(service, correlation_id, c, message, result.check,
-                                      {"result": result.to_dict()}, at=at,
+                                      {"result": result.to_dict(),
+                                       # the incident timeline starts here
+                                       "firstFailureAt": first_failure_at}, at=at,
                                       source="push" if result.details.get("signal") == "push"
                                       else "check")
         self._open.setdefault(correlation_id, error_id)

@@ -166,7 +166,8 @@ class StateTracker:
         if st.consecutive_failures >= st.thresholds.errors:
             st.correlation_id = new_correlation_id()
             self.transition(st, State.FAILING, failure.message or str(failure.kind),
-                            result=failure.to_dict(), kind=str(failure.kind))
+                            result=failure.to_dict(), kind=str(failure.kind),
+                            firstFailureAt=st.incident_started)
 
     def _on_success(self, st: ServiceState, degraded: bool) -> None:
         st.consecutive_successes += 1

@@ -1,9 +1,11 @@
-// The dashboard: a snapshot from the REST API, then live over the event stream (no reloads).
+// The dashboard's overview: a snapshot from the REST API, then live over the event stream (no
+// reloads); and the router that draws the page the address names (service.js, incident.js,
+// errors.js). With 1,000 services the table is paged and filtered: only one page is in the DOM.
 "use strict";
 
-const API = "/api/monitoring";
-const DOWN = new Set(["failing", "recovering", "gave_up"]);
 const KEEP = { errors: 50, recoveries: 30, events: 40, history: 30 };
+const PAGE_SIZE = 50;
+const table = { page: 0, filter: "", problemsFirst: true };
 
 const model = {
   services: new Map(),   // name -> {status, responseTime, since (s), lastFailure, correlationId, history}
@@ -14,47 +16,7 @@ const model = {
   overhead: null,       // the overhead budget (/status → overhead), kept current by events
 };
 
-// -- helpers ---------------------------------------------------------------------------------
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-function ago(seconds) {
-  if (!seconds) return "";
-  const d = Math.max(0, Date.now() / 1000 - seconds);
-  if (d < 60) return `${Math.round(d)} s ago`;
-  if (d < 3600) return `${Math.round(d / 60)} min ago`;
-  if (d < 86400) return `${(d / 3600).toFixed(1)} h ago`;
-  return `${(d / 86400).toFixed(1)} d ago`;
-}
-
-function clock(seconds) {
-  return new Date(seconds * 1000).toLocaleTimeString();
-}
-
-function token() { return sessionStorage.getItem("soulfra-token") || ""; }
-
-async function getJSON(path) {
-  const resp = await fetch(API + path, { headers: { Accept: "application/json" } });
-  return resp.json();
-}
-
-async function postJSON(path, body) {
-  const headers = { "Content-Type": "application/json", "X-Requested-By": "dashboard" };
-  if (token()) headers.Authorization = `Bearer ${token()}`;
-  const resp = await fetch(API + path, { method: "POST", headers, body: JSON.stringify(body) });
-  let data = null;
-  try { data = await resp.json(); } catch (e) { data = { error: `HTTP ${resp.status}` }; }
-  return { status: resp.status, data };
-}
+// Helpers (el, ago, clock, getJSON, postJSON, the stream) are in common.js.
 
 function service(name) {
   let s = model.services.get(name);
@@ -66,8 +28,8 @@ function service(name) {
   return s;
 }
 
-function addEvent(at, svc, text) {
-  model.events.unshift({ at, service: svc, text });
+function addEvent(at, svc, text, correlationId = null) {
+  model.events.unshift({ at, service: svc, text, correlationId });
   model.events.length = Math.min(model.events.length, KEEP.events);
 }
 
@@ -120,7 +82,8 @@ const handlers = {
         }
       }
     }
-    addEvent(ev.at, ev.service, `${d.previous} → ${d.state}${d.reason ? ": " + d.reason : ""}`);
+    addEvent(ev.at, ev.service, `${d.previous} → ${d.state}${d.reason ? ": " + d.reason : ""}`,
+             ev.correlationId);
     refreshHealthSoon();
   },
   error_recorded(ev) {
@@ -130,6 +93,7 @@ const handlers = {
   recovery_started(ev) {
     const d = ev.data;
     model.recoveries.set(d.id, { id: d.id, service: ev.service, action: d.action,
+                                 correlationId: ev.correlationId,
                                  requestedBy: d.requestedBy, status: "running", at: ev.at,
                                  message: "started", attempts: 0 });
   },
@@ -158,7 +122,7 @@ const handlers = {
   },
   alert_delivery(ev) {
     const d = ev.data;
-    addEvent(ev.at, ev.service, `alert via ${d.channel}: ${d.outcome}`);
+    addEvent(ev.at, ev.service, `alert via ${d.channel}: ${d.outcome}`, ev.correlationId);
   },
   daemon_error(ev) {
     // The daemon's own errors (supervisor/selfwatch.py): listed with the services' errors.
@@ -205,41 +169,13 @@ function renderSoon() {
 }
 
 function connect() {
-  // lastEventId=0 replays the daemon's ring buffer (recent recoveries and transitions); on a
-  // reconnect the browser sends Last-Event-ID itself and only what was missed comes again.
-  const source = new EventSource(`${API}/events?types=*,check_result&lastEventId=0`);
-  source.onopen = () => setConnected(true);
-  source.onerror = () => setConnected(source.readyState === EventSource.OPEN);
-  source.addEventListener("resync", () => {
+  connectStream("*,check_result", handlers, renderSoon, () => {
     // The daemon restarted or we were away too long: start again from a fresh snapshot.
     model.recoveries.clear();
     model.events = [];
     loadSnapshot();
   });
-  for (const type of Object.keys(handlers)) {
-    source.addEventListener(type, (msg) => {
-      setConnected(true);
-      handlers[type](JSON.parse(msg.data));
-      renderSoon();
-    });
-  }
-  source.onmessage = () => setConnected(true);
-  window.soulfraSource = source;
-  // EventSource reports a drop only through onerror; poll readyState as well, so the warning
-  // also shows when the browser gave up without telling.
-  setInterval(() => setConnected(source.readyState === EventSource.OPEN), 1000);
-}
-
-let wasConnected = null;
-function setConnected(ok) {
-  if (ok === wasConnected) return;
-  const reconnected = ok && wasConnected === false;
-  wasConnected = ok;
-  document.getElementById("stream-warning").hidden = ok;
-  const live = document.getElementById("live");
-  live.dataset.connected = String(ok);
-  live.textContent = ok ? "live" : "disconnected";
-  if (reconnected) loadSnapshot();  // the daemon may have changed while we were away
+  onReconnect.push(loadSnapshot);  // the daemon may have changed while we were away
 }
 
 // -- rendering -------------------------------------------------------------------------------
@@ -291,27 +227,50 @@ function strip(history) {
   return box;
 }
 
+function visibleServices() {
+  const needle = table.filter.trim().toLowerCase();
+  let names = [...model.services.keys()];
+  if (needle) names = names.filter((n) => n.toLowerCase().includes(needle));
+  const rank = (n) => (DOWN.has(model.services.get(n).status) ? 0
+    : model.services.get(n).status === "healthy" ? 2 : 1);
+  names.sort((a, b) => (table.problemsFirst ? rank(a) - rank(b) : 0) || a.localeCompare(b));
+  return names;
+}
+
 function renderServices() {
   const body = document.querySelector("#services tbody");
   body.replaceChildren();
-  const names = [...model.services.keys()].sort();
-  document.getElementById("no-services").hidden = names.length > 0;
-  for (const name of names) {
+  const names = visibleServices();
+  document.getElementById("no-services").hidden = model.services.size > 0;
+  const pageCount = Math.max(1, Math.ceil(names.length / PAGE_SIZE));
+  table.page = Math.min(table.page, pageCount - 1);
+  for (const name of names.slice(table.page * PAGE_SIZE, (table.page + 1) * PAGE_SIZE)) {
     const s = model.services.get(name);
     const failure = s.lastFailure && DOWN.has(s.status) ? s.lastFailure.message : "";
-    const button = el("button", { class: "recover", "data-service": name, text: "Recover…" });
+    const button = el("button", { class: "recover", "data-service": name, text: "Recover…",
+                                  "aria-label": `Recover ${name}…` });
     button.addEventListener("click", () => openRecover(name));
     body.append(el("tr", { "data-service": name },
-      el("td", { class: "name", text: name }),
+      el("td", { class: "name" }, link(serviceHref(name), name)),
       el("td", {}, el("span", { class: "state", "data-state": s.status, text: s.status })),
       el("td", { class: "num latency",
                  text: s.responseTime === null || s.responseTime === undefined
                    ? "–" : `${s.responseTime} ms` }),
       el("td", { class: "since", "data-since": s.since || "", text: ago(s.since) }),
       el("td", {}, strip(s.history)),
-      el("td", { class: "failure", title: failure, text: failure }),
+      el("td", { class: "failure", title: failure },
+         s.correlationId ? link(incidentHref(s.correlationId), failure || "incident") : failure),
       el("td", {}, button)));
   }
+  pages(document.getElementById("services-pager"), names.length, PAGE_SIZE, table.page,
+        (p) => { table.page = p; renderServices(); });
+  document.getElementById("services-count").textContent =
+    `${names.length} of ${model.services.size} service(s)`;
+}
+
+function setupTable() {
+  const filter = document.getElementById("services-filter");
+  filter.addEventListener("input", () => { table.filter = filter.value; table.page = 0; renderServices(); });
 }
 
 function renderIncidents() {
@@ -322,9 +281,9 @@ function renderIncidents() {
   for (const [name, s] of open) {
     list.append(el("li", { "data-service": name },
       el("span", { class: "state", "data-state": s.status, text: s.status }), " ",
-      el("strong", { text: name }), " ",
+      link(serviceHref(name), name), " ",
       el("span", { class: "when", text: `since ${ago(s.since)}` }),
-      el("span", { class: "tag", text: s.correlationId || "" }),
+      s.correlationId ? link(incidentHref(s.correlationId), s.correlationId, { class: "tag" }) : "",
       s.lastFailure ? el("span", { text: s.lastFailure.message }) : ""));
   }
 }
@@ -340,11 +299,13 @@ function renderErrors() {
       el("span", { class: "when", text: clock(e.timestamp / 1000) }),
       el("span", { class: `tag ${e.severity}`, text: e.severity }),
       el("span", { class: "tag", text: e.category }),
-      el("strong", { text: e.service }), ` ${e.message} `,
+      el("strong", { text: e.service }), " ",
+      e.fingerprint ? link(groupHref(e.fingerprint), e.message) : e.message, " ",
       e.recovered
         ? el("span", { class: "tag recovered",
                        text: `recovered${e.recoveryTime ? ` in ${(e.recoveryTime / 1000).toFixed(1)} s` : ""}` })
-        : el("span", { class: "tag failed", text: e.status || "pending" })));
+        : el("span", { class: "tag failed", text: e.status || "pending" }),
+      " ", e.correlationId ? link(incidentHref(e.correlationId), "incident") : ""));
   }
 }
 
@@ -359,7 +320,8 @@ function renderRecoveries() {
       el("span", { class: "when", text: clock(r.at) }),
       el("span", { class: `tag ${r.status}`, text: r.status }),
       el("strong", { text: r.service }), ` ${r.action || ""} `,
-      el("span", { class: "muted", text: `${r.id} · ${r.requestedBy || ""} · ${r.message || ""}` })));
+      el("span", { class: "muted", text: `${r.id} · ${r.requestedBy || ""} · ${r.message || ""}` }),
+      " ", r.correlationId ? link(incidentHref(r.correlationId), "incident") : ""));
   }
 }
 
@@ -368,7 +330,8 @@ function renderEvents() {
   list.replaceChildren();
   for (const e of model.events) {
     list.append(el("li", {}, el("span", { class: "when", text: clock(e.at) }),
-      el("strong", { text: e.service || "" }), ` ${e.text}`));
+      el("strong", { text: e.service || "" }), ` ${e.text} `,
+      e.correlationId ? link(incidentHref(e.correlationId), "incident") : ""));
   }
 }
 
@@ -459,11 +422,39 @@ function setupDialog() {
   });
 }
 
-// -- start -----------------------------------------------------------------------------------
-setupDialog();
-setInterval(() => {
-  for (const cell of document.querySelectorAll("td.since")) {
-    cell.textContent = ago(Number(cell.dataset.since));
+// -- start: the page the address names ------------------------------------------------------
+function route() {
+  const params = new URLSearchParams(location.search);
+  // Alert links use /?service=…&incident=… (linkTemplate): open the incident's own page.
+  if (location.pathname === "/" && params.get("incident")) {
+    history.replaceState(null, "", incidentHref(params.get("incident")));
+  } else if (location.pathname === "/" && params.get("service")) {
+    history.replaceState(null, "", serviceHref(params.get("service")));
   }
-}, 5000);
-loadSnapshot().catch(() => setConnected(false)).finally(connect);
+  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  const page = document.getElementById("page");
+  for (const a of document.querySelectorAll("header nav a")) {
+    a.toggleAttribute("aria-current", a.getAttribute("href") === `/${parts[0] || ""}`);
+  }
+  page.hidden = false;
+  loadHealth().then(renderHeader);
+  if (parts[0] === "services" && parts[1]) return servicePage(page, parts[1]);
+  if (parts[0] === "incidents" && parts[1]) return incidentPage(page, parts[1]);
+  if (parts[0] === "errors" && parts[1]) return groupPage(page, parts[1]);
+  if (parts[0] === "errors") return groupsPage(page);
+  page.hidden = true;
+  document.getElementById("overview").hidden = false;
+  setupDialog();
+  setupTable();
+  setInterval(() => {
+    for (const cell of document.querySelectorAll("td.since")) {
+      cell.textContent = ago(Number(cell.dataset.since));
+    }
+  }, 5000);
+  return loadSnapshot().catch(() => setConnected(false)).finally(connect);
+}
+
+setupTheme();
+window.soulfraReady = Promise.resolve(route()).then(() => {
+  document.body.dataset.ready = "true";
+});

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
 from supervisor.core.scheduler import add_check_hook
+from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.overhead import OverheadBudget
 from supervisor.observability.performance import CheckStats
 from supervisor.observability.reports import build_report, read_latest, write_report
@@ -40,6 +41,7 @@ class MonitoredDaemon(Protocol):
     status: StatusBoard
     started_at: float
     api_url: str
+    rollup: CheckRollup
 
 
 class Monitoring:
@@ -99,6 +101,8 @@ class Monitoring:
         try:
             removed = await self.daemon.store.prune(now - s.error_retention_days * DAY,
                                                     now - s.summary_retention_days * DAY)
+            removed["check_rollups"] = await self.daemon.rollup.prune(
+                now - s.summary_retention_days * DAY)
         except Exception as exc:
             logger.opt(exception=exc).error("pruning old errors failed")
             return {}

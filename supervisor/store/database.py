@@ -8,6 +8,7 @@ from typing import Any
 from supervisor.store.error_groups import ErrorGroupTables
 from supervisor.store.recoveries import RecoveryTables
 from supervisor.store.retention import Retention
+from supervisor.store.series import write_rollup
 from supervisor.store.transitions import TransitionTables
 
 
@@ -27,7 +28,7 @@ class Store(ErrorGroupTables, RecoveryTables, TransitionTables, Retention):
             self._write_recovery_update(payload)
         elif kind == "recovery_state":
             self._write_recovery_state(payload)
-        elif kind == "recovery_state":
-            self._write_recovery_state(payload)
+        elif kind == "check_rollup":  # supervisor/store/series.py
+            write_rollup(self.conn, payload)
         else:
             super()._write(kind, payload)

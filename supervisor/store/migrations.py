@@ -222,6 +222,48 @@ MIGRATIONS: list[str] = [
         closed_at REAL
     );
     """,
+    # 6: check rollups per service and minute/hour (supervisor/store/series.py: latency and
+    # failure charts), incidents found by correlation id, human-written incident updates
+    """
+    CREATE TABLE check_minutes (
+        service TEXT NOT NULL,
+        start REAL NOT NULL,
+        checks INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        degraded INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        latency_sum REAL NOT NULL,
+        latency_min REAL,
+        latency_max REAL,
+        PRIMARY KEY (service, start)
+    ) WITHOUT ROWID;
+    CREATE INDEX check_minutes_start ON check_minutes(start);
+    CREATE TABLE check_hours (
+        service TEXT NOT NULL,
+        start REAL NOT NULL,
+        checks INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        degraded INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        latency_sum REAL NOT NULL,
+        latency_min REAL,
+        latency_max REAL,
+        PRIMARY KEY (service, start)
+    ) WITHOUT ROWID;
+    CREATE INDEX check_hours_start ON check_hours(start);
+    CREATE INDEX transitions_correlation ON transitions(correlation_id);
+    CREATE INDEX recoveries_correlation ON recoveries(correlation_id);
+    CREATE TABLE incident_updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        correlation_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX incident_updates_correlation ON incident_updates(correlation_id, at);
+    CREATE INDEX incident_updates_at ON incident_updates(at);
+    """,
 ]
 
 

@@ -7,74 +7,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.helpers import ROOT, demo_service_config, free_port, services_file, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.support.browser import CHROMIUM, only_loopback, shot
+from tests.support.helpers import demo_service_config, free_port, services_file, wait_for
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
     reason="Debian's chromium is not installed: scripts/test installs it with apt-get as root")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=20_000)
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    pg = context.new_page()
-    pg.problems = []  # page errors and requests that leave the daemon
-    pg.on("pageerror", lambda exc: pg.problems.append(f"page error: {exc}"))
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def only_loopback(page: Any, base: str) -> None:
-    """Refuse (and remember) any request that does not go to the daemon: no CDN, no network."""
-    def route(r: Any) -> None:
-        if r.request.url.startswith(base):
-            r.continue_()
-        else:
-            page.problems.append(f"request off the daemon: {r.request.url}")
-            r.abort()
-    page.route("**/*", route)
-
-
-def shot(page: Any, tmp_path: Path, name: str) -> Path:
-    out = tmp_path / "screenshots" / name
-    page.screenshot(path=str(out), full_page=True)
-    extra = os.environ.get("SOULFRA_SCREENSHOTS")
-    if extra:
-        target = Path(extra) if Path(extra).is_absolute() else ROOT / extra
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out, target / name)
-    print(f"screenshot: {out}")
-    return out
 
 
 @pytest.mark.timeout(150)

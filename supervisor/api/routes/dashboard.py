@@ -1,4 +1,8 @@
-"""GET /: the dashboard, static files from supervisor/dashboard/ (no build step, no CDN)."""
+"""GET /: the dashboard, static files from supervisor/dashboard/ (no build step, no CDN).
+
+Its pages (a service's charts, an incident, the error groups, one group) are addresses of
+their own, so that a link in an alert or a chat opens the right one; each serves the same
+page and the script draws what the address names."""
 
 from __future__ import annotations
 
@@ -13,6 +17,10 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/")
+@routes.get("/services/{name}")
+@routes.get("/incidents/{id}")
+@routes.get("/errors")
+@routes.get("/errors/{fingerprint}")
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(DASHBOARD / "index.html", headers=NO_CACHE)
 

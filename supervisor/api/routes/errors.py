@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from typing import Any, Literal
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from supervisor.api.params import BadParam, parse_int, parse_time, read_body
 from supervisor.core.incidents import error_to_api
 from supervisor.core.redaction import redact_text
 from supervisor.core.taxonomy import Category, Level, Severity
+from supervisor.store import error_group_queries
 from supervisor.store.database import Store
 from supervisor.store.errors import STATUSES
 
@@ -157,40 +159,19 @@ async def list_groups(request: web.Request) -> web.Response:
             raise BadParam("regressed", "must be true or false")
     except BadParam as exc:
         return exc.response()
-    groups = await request.app[DAEMON].store.error_groups(
+    store = request.app[DAEMON].store
+    groups = await store.error_groups(
         status=status, category=category, service=q.get("service") or None,
         regressed=regressed if isinstance(regressed, bool) else None, since=since,
         limit=limit, sort=sort)
-    return web.json_response({"groups": [group_to_api(g) for g in groups]})
-
-
-@routes.get("/api/monitoring/error-groups/{fingerprint}")
-async def get_group(request: web.Request) -> web.Response:
-    """One group with its latest stored event in full (message, exception chain with frames,
-    breadcrumbs, tags, request), its releases, and the other errors of that event's trace."""
-    store = request.app[DAEMON].store
-    fp = request.match_info["fingerprint"]
-    g = await store.get_group(fp)
-    if g is None:
-        return json_error(404, f"no error group {fp!r}")
-    latest = await store.get_error(g["last_error_id"]) if g["last_error_id"] else None
-    related: list[dict[str, Any]] = []
-    if latest is not None and latest.get("source") in ("sdk", "api") and \
-            latest.get("correlation_id"):
-        related = [error_to_api(r) for r in
-                   await store.errors_for_incident(latest["correlation_id"])
-                   if r["id"] != latest["id"]][:50]
-    return web.json_response({
-        **group_to_api(g),
-        "latestEvent": error_to_api(latest, full=True) if latest is not None else None,
-        "releases": [{"release": r["release"], "count": r["count"],
-                      "firstSeen": round(r["first_seen"] * 1000),
-                      "lastSeen": round(r["last_seen"] * 1000)}
-                     for r in await store.group_releases(fp)],
-        "trace": {"id": latest.get("correlation_id") if latest else None,
-                  "services": sorted({r["service"] for r in related if r["service"]}),
-                  "errors": related},
-    })
+    out = [group_to_api(g) for g in groups]
+    if q.get("trend") == "24h":  # hourly counts of the last day, for the list's sparklines
+        fps = [g["fingerprint"] for g in out]
+        day_ago = time.time() - 86400
+        trend = await store.run(lambda conn: error_group_queries.trends(conn, fps, day_ago))
+        for g in out:
+            g["trend"] = trend.get(g["fingerprint"], [])
+    return web.json_response({"groups": out})
 
 
 @routes.patch("/api/monitoring/error-groups/{fingerprint}")
