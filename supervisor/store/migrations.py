@@ -222,7 +222,7 @@ MIGRATIONS: list[str] = [
         closed_at REAL
     );
     """,
-    # 6: check rollups per service and minute/hour (supervisor/store/series.py: latency and
+    # 7: check rollups per service and minute/hour (supervisor/store/series.py: latency and
     # failure charts), incidents found by correlation id, human-written incident updates
     """
     CREATE TABLE check_minutes (
