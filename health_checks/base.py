@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.push.board import HeartbeatBoard
@@ -19,14 +20,17 @@ __all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck",
 
 @dataclass
 class CheckEnv:
-    """What the daemon shares with its checks: one HTTP client and one heartbeat board per
-    daemon (never process-wide). A check made without one gets its own."""
+    """What the daemon shares with its checks: one HTTP client, one heartbeat board and one
+    Docker client per daemon (never process-wide). A check made without one gets its own."""
 
     http: HttpClient = field(default_factory=HttpClient)
     heartbeats: HeartbeatBoard = field(default_factory=HeartbeatBoard)
+    # The Docker Engine API (container checks); connects on first use only.
+    docker: DockerClient = field(default_factory=DockerClient)
 
     async def close(self) -> None:
         await self.http.close()
+        await self.docker.close()
 
 
 class CheckConfig(BaseModel):

@@ -8,6 +8,7 @@ import psutil
 import pytest
 
 from health_checks.base import CheckEnv
+from tests.dockerd import DockerDaemon, DockerUnavailableHere
 from tests.helpers import DaemonProcess, kill_tree
 from tests.servers import MosquittoServer, RedisServer
 
@@ -86,3 +87,28 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[DockerDaemon]:
+    """One real dockerd for the whole session (tests/dockerd.py), stopped by its PID at the
+    end; the tests that need it skip, saying why, where it cannot start."""
+    daemon = DockerDaemon()
+    try:
+        daemon.start()
+    except DockerUnavailableHere as exc:
+        daemon.cleanup()
+        pytest.skip(f"no dockerd here: {exc}")
+    try:
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(dockerd: DockerDaemon) -> str:
+    """An HTTP service image built here from scratch + busybox-static (no registry)."""
+    try:
+        return dockerd.build_busybox_image()
+    except DockerUnavailableHere as exc:
+        pytest.skip(str(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     log_file: Path | None = None
     log_rotation: str = "50 MB"
     log_retention: str = "7 days"
+
+    # Containers (docs/containers.md). DOCKER_HOST is Docker's own variable.
+    docker_host: str = Field("unix:///var/run/docker.sock", validation_alias=_env("DOCKER_HOST"),
+                             description="The Docker Engine API: unix:///path or tcp://host:port "
+                                         "(Podman: its compatible socket).")
+    docker_discovery: bool = Field(False, description="Watch containers labelled "
+                                   "<label prefix>.enable=true without listing them in "
+                                   "services.json.")
+    docker_label_prefix: str = Field("soulfra", pattern=r"^[a-z0-9][a-z0-9.-]*$")
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, v: str) -> str:
+        if not v.startswith(("unix://", "tcp://", "http://", "/")):
+            raise ValueError(f"{v!r}: use unix:///path/to/docker.sock or tcp://host:port")
+        return v
 
     # Lifecycle (docs/operations.md).
     config_poll_interval: float = Field(1.0, ge=0, description="Seconds between looks at "
