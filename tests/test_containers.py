@@ -104,6 +104,24 @@ def test_health_answering_500_restarts_the_container(containers, dockerd, daemon
     assert d.state("web") == "healthy"
 
 
+def test_unhealthy_by_its_own_healthcheck_is_seen_through_the_event_stream(
+        containers, dockerd, daemon_factory):
+    name, port = containers.run(
+        "--health-cmd", "wget -q -O /dev/null http://127.0.0.1:$PORT/cgi-bin/health",
+        "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "2s")
+    # No HTTP check of our own and a 60 s interval: only Docker's health_status event can
+    # explain a repair within seconds.
+    d = _daemon(daemon_factory, dockerd, {"web": {"container": name, "interval": 60000}})
+    wait_for(lambda: containers.inspect(name)["State"]["Health"]["Status"] == "healthy",
+             what="Docker's healthcheck passing")
+    wait_for(lambda: d.state("web") == "healthy", what="web healthy")
+    dockerd.docker("exec", name, "touch", "/run/sick")
+    err = wait_for(lambda: _recovered(d, "web"), timeout=40, what="web repaired")
+    assert "unhealthy by its own HEALTHCHECK" in err["message"], err
+    assert "Docker event: health_status: unhealthy" in err["message"], err
+    assert d.state("web") == "healthy"
+
+
 def test_oom_killed_container_is_memory_exhaustion(containers, dockerd, daemon_factory):
     name, port = containers.run("--memory", "8m", "--memory-swap", "8m")
     d = _daemon(daemon_factory, dockerd, {"web": _service(name, port)})
