@@ -14,10 +14,11 @@ from typing import Any
 
 from loguru import logger
 
-from health_checks.base import CheckKind, HealthCheck
+from health_checks.base import HealthCheck
 from supervisor.clients.docker import DockerClient, DockerUnavailable
 from supervisor.containers.discovery import LabelDiscovery
 from supervisor.containers.events import EventStream
+from supervisor.core.check_result import CheckKind
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.scheduler import Scheduler
 from supervisor.core.state import StateTracker
