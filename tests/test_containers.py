@@ -159,6 +159,12 @@ def test_containers_found_by_labels_and_forgotten_when_removed(
              what="removed container forgotten")
     assert name not in _discovery(d)["discovered"]
     assert "pinned" in d.get("/api/monitoring/health")[1]["services"]
+    # services.json no longer defines "pinned": the container labelled so is discovered now.
+    d.config_path.write_text(json.dumps(services_file({})))
+    assert d.post("/api/monitoring/reload")[0] == 200
+    wait_for(lambda: _discovery(d)["discovered"].get("pinned") == shadow,
+             what="the container services.json no longer shadows is discovered")
+    assert shadow not in _discovery(d)["leftToServicesJson"]
 
 
 def _discovery(d: DaemonProcess) -> dict[str, Any]:
