@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.error_rates import ErrorRates
@@ -21,16 +22,19 @@ __all__ = ["CheckConfig", "CheckEnv", "CheckKind", "CheckResult", "HealthCheck",
 
 @dataclass
 class CheckEnv:
-    """What the daemon shares with its checks: one HTTP client, one heartbeat board and the
-    counts of the errors services reported, per daemon (never process-wide). A check made
-    without one gets its own."""
+    """What the daemon shares with its checks: one HTTP client, one heartbeat board, the
+    counts of the errors services reported and one Docker client, per daemon (never
+    process-wide). A check made without one gets its own."""
 
     http: HttpClient = field(default_factory=HttpClient)
     heartbeats: HeartbeatBoard = field(default_factory=HeartbeatBoard)
     errors: ErrorRates = field(default_factory=ErrorRates)  # reported errors, for `errors`
+    # The Docker Engine API (container checks); connects on first use only.
+    docker: DockerClient = field(default_factory=DockerClient)
 
     async def close(self) -> None:
         await self.http.close()
+        await self.docker.close()
 
 
 class CheckConfig(BaseModel):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from supervisor.clients.docker import DockerClient
     from supervisor.clients.http import HttpClient
     from supervisor.clients.redis import RedisConnections
     from supervisor.processes.manager import ProcessManager
@@ -45,6 +46,8 @@ class RecoveryContext:
     # connections (its checks') so that they are made anew.
     redis: RedisConnections | None = None
     reset_own_connections: Callable[[], Awaitable[list[str]]] | None = None
+    # The daemon's Docker Engine API client (restart_container).
+    docker: DockerClient | None = None
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from loguru import logger
@@ -18,10 +18,11 @@ import health_checks
 from health_checks.base import CheckEnv, HealthCheck
 from supervisor.alerts.service import AlertService
 from supervisor.api.server import ApiServer
+from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
-from supervisor.config.services import ServiceConfigBase, load_config
+from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
 from supervisor.config.settings import Settings
 from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.error_rates import ErrorRates
@@ -47,6 +48,9 @@ from supervisor.systemd.limits import api_accept_burst, api_connection_cap, rais
 from supervisor.systemd.notify import Notifier, status_line
 from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
 from supervisor.systemd.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from supervisor.containers.watch import ContainerWatch
 
 ApiFactory = Callable[["Daemon"], web.Application]
 
@@ -76,8 +80,13 @@ class Daemon:
         # Errors the services report (Sentry SDKs, JSON): counted for the `errors` check,
         # which reads them from the env the daemon hands every check.
         self.error_rates = ErrorRates()
+        # Connects on first use only: a daemon without containers never talks to dockerd.
+        self.docker = DockerClient(settings.docker_host)
         self.check_env = CheckEnv(http=self.http, heartbeats=HeartbeatBoard(),
-                                  errors=self.error_rates)
+                                  errors=self.error_rates, docker=self.docker)
+        # Services found by label discovery (supervisor/containers/), not in services.json.
+        self.extra_services: dict[str, Any] = {}
+        self.containers: ContainerWatch | None = None
         self.tracker = StateTracker(self.bus)
         self.store = Store(self.data_dir / "supervisor.db", settings.store_max_pending)
         self.ingest = Ingestor(self.store, self.bus, self.error_rates, settings,
@@ -92,7 +101,7 @@ class Daemon:
             processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
             data_dir=str(self.data_dir), http=self.http,
             lock=RedisLease(settings.lock_redis_url.get_secret_value())
-            if settings.lock_redis_url else None)
+            if settings.lock_redis_url else None, docker=self.docker)
         self.incidents = IncidentRecorder(self.store, self.tracker)
         # per-service, per-minute check counters and latency for the charts
         self.rollup = CheckRollup(self.store, settings.series_resolution_s)
@@ -124,7 +133,8 @@ class Daemon:
         self.reloader = ConfigReloader(self, settings.config_poll_interval)
         # Run at shutdown after queued events are written and before the store closes:
         # (name, coroutine function) pairs.
-        self.shutdown_hooks: list[tuple[str, ShutdownHook]] = []
+        self.shutdown_hooks: list[tuple[str, ShutdownHook]] = [
+            ("close the Docker client", self.docker.close)]
         self.resumed_checks: list[asyncio.Task[None]] = []
 
     @property
@@ -158,6 +168,7 @@ class Daemon:
         self.maintenance.start()
         self.shutdown_hooks.append(("maintenance windows", self.maintenance.stop))
         await self.autostart()
+        self.watch_containers()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
         self.resumed_checks = [
@@ -175,9 +186,15 @@ class Daemon:
         enabled = {n: s for n, s in em.services.items() if s.enabled}
         for name, svc in enabled.items():
             self.add_service(name, svc, start=False)
-        self.recovery.configure(enabled, em.recovery)
+        self.configure_recovery()
         self.alerts.configure(em.alerts)
         self.maintenance.configure(em.alerts.maintenance, list(enabled))
+
+    def configure_recovery(self) -> None:
+        """Plans for services.json's services and for those discovery found."""
+        em = self.config.error_monitoring
+        self.recovery.configure({**self.extra_services, **enabled_services(self.config)},
+                                em.recovery)
 
     async def apply_config(self, config: Any, added: list[str], removed: list[str],
                            changed: list[str]) -> None:
@@ -189,9 +206,12 @@ class Daemon:
         for name in removed:
             self.tracker.remove(name)
         self.config = config
+        if self.containers is not None:  # services.json wins over a container's labels
+            await self.containers.file_changed(set(new))
         for name in added + changed:
             self.add_service(name, new[name], start=self.settings.error_monitoring_enabled)
-        self.recovery.configure(new, config.error_monitoring.recovery)
+        self.configure_recovery()
+        self.watch_containers()
         self.alerts.configure(config.error_monitoring.alerts)
         await self.ingest.configure(new)
         self.maintenance.configure(config.error_monitoring.alerts.maintenance, list(new))
@@ -206,6 +226,18 @@ class Daemon:
         self.scheduler.add(ServiceRuntime(name, (svc.interval or 30000) / 1000,
                                           build_checks(name, svc, self.check_env),
                                           critical=svc.critical), start=start)
+
+    def watch_containers(self) -> None:
+        """Start Docker's event stream (and discovery) once a service or setting needs it."""
+        if self.containers is not None or not (
+                self.settings.docker_discovery or uses_containers(self.services)):
+            return
+        from supervisor.containers.wiring import container_watch
+
+        self.containers = container_watch(self)
+        self.status.register("containers", self.containers.status)
+        self.shutdown_hooks.insert(0, ("stop watching containers", self.containers.stop))
+        self.containers.start()
 
     def status_line(self) -> str:
         return status_line(self.tracker.services.values(), f"API {self.api_url}")
@@ -318,5 +350,6 @@ class Daemon:
         elif event.type == "gave_up":
             log.error("{}: gave up: {}", event.service, d.get("reason", ""))
         elif event.type == "check_error":
-            log.error("{}: check {} crashed: {}", event.service, d.get("check"),
+            # Not only crashes: a check that cannot judge (dockerd unreachable) says why.
+            log.error("{}: check {} could not judge: {}", event.service, d.get("check"),
                       d.get("message"))

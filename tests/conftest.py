@@ -10,10 +10,12 @@ import pytest
 
 from health_checks.base import CheckEnv
 from tests.support.alert_receiver import Receiver
+from tests.support.dockerd import DockerDaemon, DockerUnavailableHere
 from tests.support.helpers import DaemonProcess, kill_tree
 from tests.support.servers import MosquittoServer, RedisServer
 
-pytest_plugins = ["tests.browser"]  # the `browser` and `page` fixtures of the dashboard tests
+# the `browser` and `page` fixtures of the dashboard tests
+pytest_plugins = ["tests.support.browser"]
 
 
 @pytest.fixture
@@ -110,3 +112,28 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[DockerDaemon]:
+    """One real dockerd for the whole session (tests/support/dockerd.py), stopped by its PID at the
+    end; the tests that need it skip, saying why, where it cannot start."""
+    daemon = DockerDaemon()
+    try:
+        daemon.start()
+    except DockerUnavailableHere as exc:
+        daemon.cleanup()
+        pytest.skip(f"no dockerd here: {exc}")
+    try:
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(dockerd: DockerDaemon) -> str:
+    """An HTTP service image built here from scratch + busybox-static (no registry)."""
+    try:
+        return dockerd.build_busybox_image()
+    except DockerUnavailableHere as exc:
+        pytest.skip(str(exc))

@@ -40,7 +40,7 @@ HOUR_MS, DAY_MS, WEEK_MS = 3_600_000, 86_400_000, 604_800_000
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Ladder words that expand to a step (see _expand_step), besides the strategy names.
 LADDER_ALIASES = ("restart", "reconnect", "retry")
-RESTART_STRATEGIES = frozenset({"restart_command", "restart_systemd"})
+RESTART_STRATEGIES = frozenset({"restart_command", "restart_systemd", "restart_container"})
 
 
 class ConfigError(Exception):
@@ -129,6 +129,9 @@ class ServiceConfigBase(_Model):
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
     systemd_unit: str | None = Field(None, alias="systemdUnit")
+    container: str | None = Field(None, min_length=1,
+                                  description="A Docker container (name or id): adds a "
+                                              "container check, and `restart` restarts it.")
     max_attempts: int | None = Field(None, ge=1, le=100, alias="maxAttempts")
     backoff_multiplier: float | None = Field(None, ge=1, le=10, alias="backoffMultiplier")
     error_reporting: ErrorReportingConfig | None = Field(
@@ -158,12 +161,15 @@ class ServiceConfigBase(_Model):
 
 def _expand_step(alias: str, svc: dict[str, Any]) -> dict[str, Any] | None:
     """Turn a ladder alias into a step, or None where it does not apply to this service."""
-    if alias in ("restart", "restart_command", "restart_systemd"):
+    if alias in ("restart", "restart_command", "restart_systemd", "restart_container"):
         restart, unit = svc.get("restart"), svc.get("systemdUnit") or svc.get("systemd_unit")
-        if alias != "restart_systemd" and isinstance(restart, dict):
+        container = svc.get("container")
+        if alias in ("restart", "restart_command") and isinstance(restart, dict):
             return {"strategy": "restart_command", **restart}
-        if alias != "restart_command" and unit:
+        if alias in ("restart", "restart_systemd") and unit:
             return {"strategy": "restart_systemd", "unit": unit}
+        if alias in ("restart", "restart_container") and isinstance(container, str):
+            return {"strategy": "restart_container", "container": container}
         return None
     if alias in ("retry", "retry_failed"):
         return {"strategy": "retry_failed"}
@@ -216,7 +222,7 @@ def _unexpanded_steps(cls: Any, ladder: Any) -> Any:
     if isinstance(ladder, list):
         for i, step in enumerate(ladder):
             if isinstance(step, str):
-                need = {"restart": "restart.command or systemdUnit",
+                need = {"restart": "restart.command, systemdUnit or container",
                         "reconnect": "a reconnect block or a redis check"}.get(step, "")
                 raise ValueError(f"[{i}] {step!r} does not apply to this service"
                                  + (f": it needs {need}" if need else ""))
@@ -232,6 +238,11 @@ def _finish_service(svc: Any) -> Any:
             raise ValueError("healthCheckPath needs baseUrl or port to send it to")
         http_cls = health_checks.registry.get("http").config_model
         checks.insert(0, http_cls.model_validate({"type": "http", "name": "health"}))
+    if svc.container is not None and not any(
+            getattr(c, "container", None) == svc.container for c in checks):
+        container_cls = health_checks.registry.get("container").config_model
+        checks.insert(0, container_cls.model_validate(
+            {"type": "container", "name": "container", "container": svc.container}))
     for i, check in enumerate(checks):
         if "timeout" not in check.model_fields_set:
             check.timeout = svc.timeout_threshold
@@ -357,6 +368,12 @@ def models() -> tuple[type[BaseModel], type[BaseModel]]:
         error_monitoring: ErrorMonitoring = Field(alias="errorMonitoring")
 
     return service_model, ServicesFile
+
+
+def uses_containers(services: dict[str, Any]) -> bool:
+    """Whether an enabled service has a container check (the daemon then watches Docker)."""
+    return any(getattr(c, "type", None) == "container"
+               for svc in services.values() if svc.enabled for c in svc.checks)
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     ingest_max_decompressed_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     ingest_max_event_bytes: int = Field(1024 * 1024, ge=1024)
+    # Containers (docs/containers.md). DOCKER_HOST is Docker's own variable.
+    docker_host: str = Field("unix:///var/run/docker.sock", validation_alias=_env("DOCKER_HOST"),
+                             description="The Docker Engine API: unix:///path or tcp://host:port "
+                                         "(Podman: its compatible socket).")
+    docker_discovery: bool = Field(False, description="Watch containers labelled "
+                                   "<label prefix>.enable=true without listing them in "
+                                   "services.json.")
+    docker_label_prefix: str = Field("soulfra", pattern=r"^[a-z0-9][a-z0-9.-]*$")
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, v: str) -> str:
+        if not v.startswith(("unix://", "tcp://", "http://", "/")):
+            raise ValueError(f"{v!r}: use unix:///path/to/docker.sock or tcp://host:port")
+        return v
 
     # Lifecycle (docs/operations.md).
     config_poll_interval: float = Field(1.0, ge=0, description="Seconds between looks at "

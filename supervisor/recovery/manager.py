@@ -18,6 +18,7 @@ from typing import Any
 from loguru import logger
 
 from recovery_strategies.base import RecoveryContext
+from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.clients.redis import RedisConnections
 from supervisor.config.services import RecoveryDefaults, ServiceConfigBase
@@ -44,7 +45,8 @@ DRY_RUN_TIMEOUT_S = 10.0
 class RecoveryManager:
     def __init__(self, *, bus: EventBus, tracker: StateTracker, scheduler: Scheduler,
                  store: Store, processes: ProcessManager, auto_enabled: bool,
-                 data_dir: str, http: HttpClient, lock: RecoveryLock | None = None) -> None:
+                 data_dir: str, http: HttpClient, lock: RecoveryLock | None = None,
+                 docker: DockerClient | None = None) -> None:
         self.bus = bus
         self.tracker = tracker
         self.scheduler = scheduler
@@ -52,6 +54,7 @@ class RecoveryManager:
         self.auto_enabled = auto_enabled
         self.data_dir = data_dir
         self.http = http
+        self.docker = docker
         self.lock: RecoveryLock = lock or LocalLock()
         self.defaults = RecoveryDefaults()
         self.plans: dict[str, ServicePlan] = {}
@@ -142,7 +145,8 @@ class RecoveryManager:
             service=service, correlation_id=(run.correlation_id if run else None) or "",
             processes=self.processes, http=self.http, attempt=attempt, dry_run=dry_run,
             data_dir=self.data_dir, process_spec=plan.process_spec if plan else None,
-            state_of=state_of, redis=self.redis, reset_own_connections=reset_own)
+            state_of=state_of, redis=self.redis, reset_own_connections=reset_own,
+            docker=self.docker)
 
     # -- reacting to state changes ----------------------------------------------------------
     async def on_event(self, event: Event) -> None:

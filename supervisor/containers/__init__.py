@@ -1,0 +1,1 @@
+"""Containers as services: Docker's event stream as a push signal, and discovery by labels."""
