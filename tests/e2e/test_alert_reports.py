@@ -7,14 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.alert_receiver import slack_problems
+from tests.support.alerts import alerts_of, listen, tcp_service
 from tests.support.helpers import config_problems, services_file, wait_for
-from tests.test_alerts_e2e import (  # noqa: F401  (fixtures)
-    alerts_of,
-    listen,
-    listeners,
-    receiver,
-    tcp_service,
-)
 
 
 @pytest.mark.timeout(90)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.alert_receiver import discord_problems, slack_problems
-from tests.support.alerts import listen, tcp_service
+from tests.support.alerts import alerts_of, listen, tcp_service
 from tests.support.helpers import (
     DEMO,
     ROOT,
@@ -26,15 +26,6 @@ from tests.support.helpers import (
     services_file,
     wait_for,
 )
-
-
-def alerts_of(received: list[Any], kind: str = "webhook") -> list[dict[str, Any]]:
-    """Every alert inside the received bodies (webhook format), in arrival order."""
-    out = []
-    for r in received:
-        if kind == "webhook":
-            out += r.json["alerts"]
-    return out
 
 
 def _kinds(received: list[Any], platform: str) -> list[str]:

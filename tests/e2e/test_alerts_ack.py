@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.support.alert_receiver import Receiver
+from tests.support.alerts import alerts_of, listen, tcp_service
 from tests.support.helpers import ROOT, http, kill_tree, services_file, wait_for
-from tests.test_alerts_e2e import alerts_of, listen, listeners, receiver, tcp_service  # noqa: F401
 
 TOKEN = "api-token-for-acks-123"
 

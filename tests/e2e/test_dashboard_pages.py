@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.test_series_api import FAST, slope_config
 from tests.support.browser import CHROMIUM, only_loopback, shot
 from tests.support.helpers import (
     ROOT,
@@ -25,7 +26,6 @@ from tests.support.helpers import (
     wait_for,
 )
 from tests.support.slow_service import SlowService
-from tests.test_series_api import FAST, slope_config
 
 AXE = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.test_ingest_protocol import KEY, _event, auth, envelope, event_item, post
 from tests.support.helpers import http, services_file, wait_for
-from tests.test_ingest_protocol import KEY, _event, auth, envelope, event_item, post
 
 
 def _kinds(d) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import pytest
 
+from tests.support.alerts import alerts_of
 from tests.support.helpers import (
     config_problems,
     demo_service_config,
@@ -21,7 +22,6 @@ from tests.support.helpers import (
     services_file,
     wait_for,
 )
-from tests.test_alerts_e2e import alerts_of, receiver  # noqa: F401  (fixture)
 
 
 def cron_at(when: datetime) -> str:

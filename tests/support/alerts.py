@@ -43,3 +43,12 @@ def listen(socks: dict[str, socket.socket], name: str, port: int | None = None) 
 def tcp_service(port: int, **extra: Any) -> dict[str, Any]:
     return {"checks": [{"type": "tcp", "host": "127.0.0.1", "port": port}], "interval": 300,
             "timeoutThreshold": 500, "errorThreshold": 1, "autoRestart": False, **extra}
+
+
+def alerts_of(received: list[Any], kind: str = "webhook") -> list[dict[str, Any]]:
+    """Every alert inside the received bodies (webhook format), in arrival order."""
+    out = []
+    for r in received:
+        if kind == "webhook":
+            out += r.json["alerts"]
+    return out

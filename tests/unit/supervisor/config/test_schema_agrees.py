@@ -16,7 +16,7 @@ from hypothesis_jsonschema import from_schema
 
 from supervisor.config.services import ConfigError, config_from_text, json_schema, parse_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[4]
 
 # Rules of `validate` that compare two values or need the running registry: no JSON Schema
 # keyword can say them, so an editor cannot show them; every other refusal is a disagreement.
