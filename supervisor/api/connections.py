@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from loguru import logger
 
@@ -42,8 +42,9 @@ class _Guarded(asyncio.Protocol):
 
     # -- watched --------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCP transports are not asyncio.Transport subclasses, but speak the same API
+        self.transport = cast(asyncio.Transport, transport)
+        transport = self.transport
         if not self.guard.admit(self):
             transport.abort()
             return
