@@ -88,8 +88,8 @@ class Ingestor:
     # -- configuration ----------------------------------------------------------------------
     async def configure(self, services: Mapping[str, Any]) -> None:
         """At start and on reload: project ids, keys and budgets of the enabled services."""
-        cfgs = {name: getattr(svc, "error_reporting", None) or ErrorReportingConfig()
-                for name, svc in services.items()}
+        cfgs = {name: getattr(svc, "error_reporting", None) or
+                ErrorReportingConfig.model_validate({}) for name, svc in services.items()}
         await self.store.run(lambda conn: self.keys.sync(conn, cfgs))
         for name, cfg in cfgs.items():
             self.budgets.configure(name, cfg.rate_limit, cfg.burst)

@@ -76,7 +76,7 @@ def parse_transaction(event: dict[str, Any], service: str,
         if ms is not None and ms >= slow_ms and op.startswith(DB_OPS):
             slow.append({"op": op, "description": str(span.get("description") or "")[:1000],
                          "durationMs": round(ms, 1)})
-    slow.sort(key=lambda s: s["durationMs"], reverse=True)
+    slow.sort(key=lambda s: float(s["durationMs"]), reverse=True)
     return Transaction(service, str(event.get("transaction") or "?")[:300],
                        str(trace.get("op") or ""), duration, str(trace.get("status") or ""),
                        str(trace["trace_id"])[:64] if trace.get("trace_id") else None,
