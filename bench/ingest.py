@@ -11,6 +11,7 @@ error being listed by `GET /api/monitoring/errors`, idle and under load.
 
     .venv/bin/python bench/ingest.py                       # 5 KB and 50 KB, 20 s each
     .venv/bin/python bench/ingest.py --sizes 50 --seconds 30 --connections 8
+    .venv/bin/python bench/ingest.py --store-all           # no sampling: every event a row
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def client_process(port: int, size_kb: int, seconds: float, connections: int,
 
 # -- the daemon -----------------------------------------------------------------------------
 class Daemon:
-    def __init__(self, tmp: Path, services: int) -> None:
+    def __init__(self, tmp: Path, services: int, store_all: bool = False) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tcp = _TcpListener()
@@ -168,7 +169,9 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor", "run", "--config", str(cfg), "--port",
              str(self.port), "--data-dir", str(tmp / "data")], cwd=ROOT,
-            env={**os.environ, "SOULFRA_LOG_FORMAT": "json", "ERROR_LOG_LEVEL": "warning"},
+            env={**os.environ, "SOULFRA_LOG_FORMAT": "json", "ERROR_LOG_LEVEL": "warning",
+                 # --store-all: every event stored in full, none only counted
+                 **({"SOULFRA_INGEST_SAMPLE_FIRST": str(10**9)} if store_all else {})},
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -328,14 +331,17 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=6)
     p.add_argument("--services", type=int, default=50, help="TCP checks every 1 s meanwhile")
     p.add_argument("--probes", type=int, default=20, help="SDK send → visible samples")
+    p.add_argument("--store-all", action="store_true",
+                   help="store every event in full (no sampling after the first 20 a group)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
-    d = Daemon(tmp, args.services)
+    d = Daemon(tmp, args.services, args.store_all)
     try:
         time.sleep(3)
         idle = sdk_latency(d, args.probes)
         out: dict[str, Any] = {
             "loadAverageBefore": [round(x, 2) for x in os.getloadavg()],
+            "storeAll": args.store_all,
             "sdkToVisibleMsIdle": summarise(idle),
             "runs": [run_size(d, int(s), args) for s in args.sizes.split(",")],
             "loadAverageAfter": [round(x, 2) for x in os.getloadavg()],
