@@ -14,7 +14,8 @@ from supervisor.api.context import DAEMON, json_error
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Routes that authenticate with a service's DSN key, not the API token: the Sentry SDKs'
 # ingest endpoints (supervisor/api/routes/ingest.py), reached by services and browsers.
-KEY_AUTHENTICATED = frozenset({"sdk-envelope", "sdk-store"})
+# POST /api/monitoring/errors takes the API token or a service's key (it checks itself).
+KEY_AUTHENTICATED = frozenset({"sdk-envelope", "sdk-store", "error-reports"})
 
 
 def authenticated_by_key(request: web.Request) -> bool:
@@ -44,19 +45,26 @@ def _signed_ack_link(request: web.Request) -> bool:
         and request.path.endswith("/ack")
 
 
-@web.middleware
-async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """State-changing requests need the bearer token when one is configured."""
+def has_api_token(request: web.Request) -> bool:
+    """True when no token is configured, or the request carries it."""
     token = request.app[DAEMON].settings.api_token
     # An empty SOULFRA_API_TOKEN counts as none, as it does for the loopback rule.
     expected = token.get_secret_value().strip().encode() if token is not None else b""
-    if expected and request.method not in ("GET", "HEAD", "OPTIONS") and \
-            not authenticated_by_key(request) and not _signed_ack_link(request):
-        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
-            given = ""
-        # Takes the same time wherever the two differ.
-        if not hmac.compare_digest(given.strip().encode(), expected):
-            return json_error(401, "missing or wrong API token",
-                              hint="send Authorization: Bearer <SOULFRA_API_TOKEN>")
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":  # RFC 6750: the scheme is case-insensitive
+        given = ""
+    # Takes the same time wherever the two differ.
+    return hmac.compare_digest(given.strip().encode(), expected)
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """State-changing requests need the bearer token when one is configured."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and \
+            not authenticated_by_key(request) and not _signed_ack_link(request) and \
+            not has_api_token(request):
+        return json_error(401, "missing or wrong API token",
+                          hint="send Authorization: Bearer <SOULFRA_API_TOKEN>")
     return await handler(request)

@@ -98,3 +98,23 @@ def test_dsn_command_prints_and_rotates(daemon):
     assert rotated.returncode == 0 and rotated.stdout.strip() != dsn
     unknown = cli("nope")
     assert unknown.returncode == 1 and "unknown service" in unknown.stderr
+
+
+@pytest.mark.timeout(60)
+def test_with_a_token_a_service_reports_with_its_own_key(daemon_factory):
+    key = "a11ce5a11ce5a11ce5a11ce5a11ce5a1"
+    d = daemon_factory(services_file({"sync": {"errorReporting": {"keys": [key]}},
+                                      "auth": {}}),
+                       env={"SOULFRA_API_TOKEN": "admin-token-123"})
+    report = {"message": "sync conflict", "source": {"service": "sync"}}
+    assert d.post("/api/monitoring/errors", report)[0] == 401
+    assert d.post("/api/monitoring/errors", report,
+                  headers={"X-Sentry-Auth": "Sentry sentry_key=wrong-key-000000000"})[0] == 401
+    status, _ = d.post(f"/api/monitoring/errors?sentry_key={key}", report)
+    assert status == 201
+    status, body = d.post(f"/api/monitoring/errors?sentry_key={key}",
+                          {"message": "x", "source": {"service": "auth"}})
+    assert status == 403 and body["field"] == "source.service"  # not its service
+    assert d.post("/api/monitoring/errors", report,
+                  headers={"Authorization": "Bearer admin-token-123"})[0] == 201
+    assert wait_for(lambda: len(d.errors()) == 2, what="the two accepted reports")

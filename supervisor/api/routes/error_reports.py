@@ -3,7 +3,8 @@ in the shape of SPEC §6's report context, or a list of them. The reports go the
 SDK events (scrub, classify, group, store, alerts, the `errors` check), with source `api`.
 
 A batch is all or nothing: one invalid report answers 422 naming `[index].field`, and none is
-stored.
+stored. With SOULFRA_API_TOKEN set, the token or the reporting service's own key (as the SDKs
+send it: X-Sentry-Auth or ?sentry_key=) is needed; a key reports only for its service.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from supervisor.api.context import DAEMON, json_error
+from supervisor.api.middlewares import has_api_token
 from supervisor.core.taxonomy import Category, Level, Severity
+from supervisor.ingest.auth import sent_key
+from supervisor.ingest.limits import IngestError
 
 routes = web.RouteTableDef()
 MAX_REPORTS = 1000
@@ -100,9 +104,27 @@ def _problems(exc: ValidationError, batch: bool) -> list[dict[str, str]]:
     return out
 
 
-@routes.post("/api/monitoring/errors")
+def _reporter(request: web.Request) -> tuple[str | None, web.Response | None]:
+    """(the service whose key came, None when the API token came or none is needed)."""
+    if has_api_token(request):
+        return None, None
+    key = sent_key(request.headers, request.query)
+    if key is None:
+        return None, json_error(401, "missing or wrong API token or service key",
+                                hint="send Authorization: Bearer <SOULFRA_API_TOKEN>, or the "
+                                     "service's key as X-Sentry-Auth or ?sentry_key=")
+    try:
+        return request.app[DAEMON].ingest.keys.resolve(key, None), None
+    except IngestError as exc:
+        return None, json_error(exc.status, exc.reason)
+
+
+@routes.post("/api/monitoring/errors", name="error-reports")
 async def report_errors(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
+    reporter, refused = _reporter(request)
+    if refused is not None:
+        return refused
     try:
         data = await request.json()
     except ValueError:
@@ -119,11 +141,14 @@ async def report_errors(request: web.Request) -> web.Response:
     reports = parsed if isinstance(parsed, list) else [parsed]
     known = daemon.ingest.keys.project_of
     for i, r in enumerate(reports):
+        field = f"[{i}].source.service" if isinstance(parsed, list) else "source.service"
         if r.source.service not in known:
-            field = f"[{i}].source.service" if isinstance(parsed, list) else "source.service"
             return json_error(422, f"unknown service {r.source.service!r}", field=field,
                               problems=[{"field": field, "message": "unknown service"}],
                               known=sorted(known))
+        if reporter is not None and r.source.service != reporter:
+            return json_error(403, f"this key reports for {reporter!r}, not "
+                                   f"{r.source.service!r}", field=field)
     out = []
     for r in reports:
         override = {k: str(v) for k, v in {"category": r.category, "severity": r.severity,
