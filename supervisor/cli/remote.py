@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -197,9 +198,8 @@ def dsn(api: Api, console: Console, service: str, rotate: bool) -> int:
     """The DSN alone on stdout, so that `SENTRY_DSN=$(soulfra-supervisor dsn api)` works."""
     path = f"/api/monitoring/services/{quote(service, safe='')}/dsn"
     code, body = api.post(path + "/rotate", {}) if rotate else api.get(path)
-    if code != 200:
-        Console(stderr=True, highlight=False).print(
-            f"[red]{escape(str(body.get('error', code)))}[/]")
+    if code != 200:  # on stderr: stdout holds the DSN alone, or nothing
+        sys.stderr.write(f"{body.get('error', code) if isinstance(body, dict) else code}\n")
         return 1
     console.print(body["dsn"], soft_wrap=True, markup=False)
     return 0

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from supervisor.api.context import DAEMON, json_error
 from supervisor.api.middlewares import has_api_token
+from supervisor.api.params import read_json
 from supervisor.core.taxonomy import Category, Level, Severity
 from supervisor.ingest.auth import sent_key
 from supervisor.ingest.limits import IngestError
@@ -125,10 +126,9 @@ async def report_errors(request: web.Request) -> web.Response:
     reporter, refused = _reporter(request)
     if refused is not None:
         return refused
-    try:
-        data = await request.json()
-    except ValueError:
-        return json_error(400, "body is not valid JSON")
+    data = await read_json(request)  # application/json, strict UTF-8 and JSON
+    if isinstance(data, web.Response):
+        return data
     if isinstance(data, list) and len(data) > MAX_REPORTS:
         return json_error(413, f"at most {MAX_REPORTS} reports at once", field="")
     try:

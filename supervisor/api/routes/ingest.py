@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from supervisor.api.context import DAEMON, json_error
+from supervisor.api.csrf import cross_site_allowed
 from supervisor.core.incidents import error_to_api
 from supervisor.ingest.limits import IngestError, read_limited
 from supervisor.ingest.pipeline import Answer, Ingestor
@@ -62,11 +63,15 @@ async def _ingest(request: web.Request, store_endpoint: bool) -> web.Response:
     return _answer(await handle(project, request.headers, request.query, body), cors)
 
 
+# Browsers post here from the pages of other origins: CORS (_cors above) decides which, not
+# the API's same-origin rule (supervisor/api/csrf.py).
+@cross_site_allowed
 @routes.post(ENVELOPE, name="sdk-envelope")
 async def envelope(request: web.Request) -> web.Response:
     return await _ingest(request, store_endpoint=False)
 
 
+@cross_site_allowed
 @routes.post(STORE, name="sdk-store")
 async def store(request: web.Request) -> web.Response:
     return await _ingest(request, store_endpoint=True)
