@@ -39,8 +39,8 @@ def check_url(url: str) -> None:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if not scheme:
         raise ValueError("must be an Apprise URL such as ntfy://host/topic or tgram://token/chat")
-    # Apprise costs ~4.5 MB and 0.1 s to import: only a daemon (or CLI run) that has an
-    # Apprise channel pays for it.
+    # Apprise costs ~4.5 MB and 0.1 s to import: only a config with an Apprise channel (or a
+    # send) pays for it; the channel registry imports this module at every start.
     import apprise
     from apprise.manager_plugins import NotificationManager
 
