@@ -160,9 +160,13 @@ def recent(conn: sqlite3.Connection, since: float, services: list[str] | None = 
            limit: int = 100) -> list[dict[str, Any]]:
     """Incidents that started since `since` (newest first), each with its first error, when it
     recovered and the people's updates; what a list or the status page needs."""
+    # An incident is a service that went down: its correlation id is on a transition. Errors
+    # the services report themselves carry their trace id there instead (issue 12); a trace
+    # is not an incident and must not reach the list or the public status page.
     sql = ("SELECT correlation_id, MIN(created_at) AS started, MAX(recovered) AS recovered, "
            "MAX(recovery_time_ms) AS recovery_ms FROM errors "
-           "WHERE correlation_id IS NOT NULL AND created_at >= ?")
+           "WHERE correlation_id IS NOT NULL AND created_at >= ? AND EXISTS (SELECT 1 FROM "
+           "transitions t WHERE t.correlation_id = errors.correlation_id)")
     args: list[Any] = [since]
     if services is not None:
         sql += f" AND service IN ({', '.join('?' for _ in services)})"
