@@ -462,11 +462,13 @@ def _anchor_paths(svc: Any, base_dir: Path) -> None:
 
 
 def parse_config(data: Any, settings: Settings | None = None,
-                 source: str = "services.json", base_dir: Path | None = None) -> Any:
-    """Validate a decoded services.json and fill defaults from the environment."""
+                 source: str = "services.json", base_dir: Path | None = None,
+                 strict: bool | None = None) -> Any:
+    """Validate a decoded services.json and fill defaults from the environment. `strict=False`
+    for sources whose values are all strings (container labels): "8080" may mean 8080 there."""
     _, file_model = models()
     try:
-        parsed = file_model.model_validate(data)
+        parsed = file_model.model_validate(data, strict=strict)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc), source) from None
     settings = settings or Settings()

@@ -165,7 +165,8 @@ class LabelDiscovery:
         doc = {"errorMonitoring": {"services": {service: data},
                                    "recovery": self.slot.recovery_defaults()}}
         try:
-            parsed = parse_config(doc, self.settings, source=f"labels of {container}")
+            parsed = parse_config(doc, self.settings, source=f"labels of {container}",
+                                  strict=False)
         except ConfigError as exc:
             return [self._name_label(p, service) for p in exc.problems]
         return service, parsed.error_monitoring.services[service]
