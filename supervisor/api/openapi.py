@@ -77,7 +77,8 @@ def body_schema(body: Body) -> dict[str, Any]:
 def op(summary: str, *, description: str = "", tag: str = "monitoring",
        query: dict[str, Query] | None = None, body: Body | None = None,
        body_required: bool = True, responses: dict[int, str] | None = None,
-       content: str | tuple[str, ...] = JSON, headers: dict[str, str] | None = None) -> Op:
+       content: str | tuple[str, ...] = JSON, headers: dict[str, str] | None = None,
+       html_errors: bool = False) -> Op:
     """One operation: `query` maps a name to its description (or description and schema),
     `headers` a name to its description, `responses` a status code to what it means; the
     first 2xx answer is of type `content`. An optional body says body_required=False."""
@@ -103,6 +104,8 @@ def op(summary: str, *, description: str = "", tag: str = "monitoring",
             answers[str(code)] = {"description": text, "content": {k: {} for k in kinds}}
         elif code >= 400:
             answers[str(code)] = _error_answer(text)
+            if html_errors:  # a page for a person who followed a link
+                answers[str(code)]["content"]["text/html"] = {}
         else:
             answers[str(code)] = {"description": text}
     out["responses"] = answers
@@ -415,12 +418,13 @@ PATHS: dict[str, dict[str, Op]] = {
                               401: "missing or wrong API token", 403: "the link is not valid "
                               "or has expired", 404: "no such incident",
                               410: "the link was used already",
-                              422: "a field is invalid (named in `problems`)"}),
+                              422: "a field is invalid (named in `problems`)"},
+                   content=(JSON, "text/html"), html_errors=True),
         "get": op("Whether an incident is acknowledged (by whom, when, how) and its "
                   "escalation; with `?sig=` the link's confirmation page", tag="alerts",
                   query={"sig": "the signature of a message's acknowledgement link"},
                   responses={200: "the acknowledgement state", 403: "the link is not valid "
-                             "or has expired"}),
+                             "or has expired"}, content=(JSON, "text/html"), html_errors=True),
     },
     "/api/monitoring/events": {
         "get": op("Server-sent events: state changes, errors, recoveries, alert deliveries",
