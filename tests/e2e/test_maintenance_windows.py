@@ -63,7 +63,9 @@ def test_a_failure_inside_a_cron_window_neither_alerts_nor_restarts(
     time.sleep(2.0)
     assert d.state("demo") == "maintenance"
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
-    assert read_pid(pid_file) == pid, "not restarted inside the window"
+    # the daemon removes the pid file of a child that died (issue 13, item 6); a restart would
+    # have written a new pid
+    assert not pid_file.exists() or read_pid(pid_file) == pid, "not restarted inside the window"
     assert receiver.of("webhook") == [], "no alert inside the window"
 
     # the window ends: the service is checked again, found down, paged about and restarted
