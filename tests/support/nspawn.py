@@ -21,7 +21,7 @@ import tarfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,curl,ca-certificates,iproute2,procps"
 # Build tools for scripts/install's pip, and what redis needs on bookworm's Python 3.11.2 (the
 # host venv, on a later 3.11, has no async_timeout).
