@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.nspawn import Container, ensure_root, unavailable
 
-pytestmark = [pytest.mark.systemd,
+# One container boot for the module: under pytest-xdist its tests stay on one worker.
+pytestmark = [pytest.mark.systemd, pytest.mark.xdist_group("nspawn"),
               pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
 UNIT = "soulfra-supervisor"
