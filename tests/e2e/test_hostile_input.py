@@ -101,7 +101,8 @@ def test_cross_site_mutations_are_refused(daemon_factory, tmp_path):
     for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
                     {"Origin": "http://127.0.0.1:1"}):
-        for path in (*MUTATIONS, "/api/monitoring/services/disk/resume"):
+        for path in (*MUTATIONS, "/api/monitoring/services/disk/resume",
+                     "/api/monitoring/incidents/x/ack"):
             status, reply = d.post(path, {}, headers=headers)
             assert status == 403, (path, headers, reply)
             assert "cross-site" in reply["error"]

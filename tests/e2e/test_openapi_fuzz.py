@@ -27,6 +27,6 @@ def test_schemathesis_finds_nothing(daemon_factory, tmp_path):
         [str(st), "run", d.url + "/api/monitoring/openapi.json", "--max-examples", "5",
          "--phases", "examples,fuzzing", "--checks", CHECKS, "--seed", "13",
          "--generation-database", "none", "--request-timeout", "10", "--no-color"],
-        capture_output=True, text=True, timeout=220)
+        capture_output=True, text=True, timeout=220, cwd=tmp_path)  # its .schemathesis cache
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert "Traceback" not in d.log(), d.log()[-3000:]

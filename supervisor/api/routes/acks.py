@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supervisor.alerts.acks import ack_to_api
 from supervisor.api.context import DAEMON, json_error
+from supervisor.api.csrf import cross_site_allowed_if
 from supervisor.api.params import read_body
 
 routes = web.RouteTableDef()
@@ -59,6 +60,9 @@ async def ack_state(request: web.Request) -> web.StreamResponse:
                  "Reminders and escalation stop; the recovered message still goes out.", form)
 
 
+# The link of a message is posted from wherever the mail was read; its signature (single use,
+# expiring) is what no other site can forge. Without `sig` it is a mutation like any other.
+@cross_site_allowed_if(lambda request: "sig" in request.query)
 @routes.post("/api/monitoring/incidents/{id}/ack")
 async def acknowledge(request: web.Request) -> web.StreamResponse:
     alerts = request.app[DAEMON].alerts
@@ -80,7 +84,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         row, _ = result
         return _page("Acknowledged", f"Incident {cid} is acknowledged by {row['by']}. "
                      "Reminders and escalation stop.")
-    body = AckBody() if not request.can_read_body else await read_body(request, AckBody)
+    body = await read_body(request, AckBody, optional=True)
     if isinstance(body, web.Response):
         return body
     assert isinstance(body, AckBody)
