@@ -209,10 +209,7 @@ class Scheduler:
         if rt is None:
             return []
         async with rt.lock:
-            if len(rt.checks) == 1:  # most services: no task per check just to gather one
-                results = [await self._run_check(rt, rt.checks[0])]
-            else:
-                results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
+            results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
             rt.last_run = self.last_tick = time.monotonic()
             rt.runs += 1
             self.tracker.record(name, list(results))
