@@ -29,9 +29,9 @@ async def test_every_route_is_documented(tmp_path):
     served = app_routes(_app(tmp_path))
     missing = sorted(served - documented(), key=lambda mp: mp[1])
     assert not missing, (
-        "routes missing from the OpenAPI document: add to PATHS in supervisor/api/openapi.py "
+        "routes missing from the OpenAPI document: add to PATHS in supervisor/api/openapi_paths.py "
         "(merge into an existing path's entry when the path is there):\n"
         + "\n".join(_stub(m, p) for m, p in missing))
     stale = sorted(documented() - served, key=lambda mp: mp[1])
-    assert not stale, ("PATHS in supervisor/api/openapi.py documents routes the app does not "
+    assert not stale, ("PATHS in supervisor/api/openapi_paths.py documents routes the app does not "
                        f"serve; remove or fix them: {stale}")
