@@ -126,6 +126,10 @@ class ServiceConfigBase(_Model):
     public: bool = Field(False, description="Shown on the public status page (/status): its "
                                             "name, description, state, uptime and incidents, "
                                             "nothing else.")
+    shared: bool = Field(False, description="Watched by several cluster nodes (a remote "
+                                            "endpoint, the master database): every node checks "
+                                            "it, one node at a time recovers it, under a Redis "
+                                            "lease (docs/cluster.md).")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn")
     restart: ProcessSpec | None = Field(None, description="How to start and stop its process.")
     systemd_unit: str | None = Field(None, alias="systemdUnit")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -66,8 +67,34 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     uptime_window_hours: float = Field(24, gt=0)
     lock_redis_url: SecretStr | None = Field(
-        None, description="Redis for recovery leases, when several supervisor hosts watch the "
-                          "same services (one recovery per service across hosts).")
+        None, description="Redis for recovery leases only (older name; "
+                          "SOULFRA_CLUSTER_REDIS_URL does this and more).")
+
+    # Several hosts, one watchdog (docs/cluster.md, SPEC §5 "Several hosts").
+    node_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100,
+                           pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                           description="This host's name in the cluster (default: the host "
+                                       "name).")
+    cluster_redis_url: SecretStr | None = Field(
+        None, description="redis:// URL shared by every node: membership, recovery leases with "
+                          "fencing tokens, one alert per incident. Unset: standalone.")
+    store_url: SecretStr | None = Field(
+        None, description="postgresql:// URL: every node's errors, recoveries, transitions and "
+                          "alerts in one database. Unset: the local SQLite file only.")
+    cluster_ttl_s: float = Field(15, ge=1, le=600, description="Seconds a node's membership "
+                                 "lives without renewal; a node silent this long is lapsed.")
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith(("postgresql://",
+                                                                   "postgres://")):
+            raise ValueError("use a postgresql://user:password@host:port/database URL")
+        return v
+
+    @property
+    def cluster_mode(self) -> bool:
+        return self.cluster_redis_url is not None
 
     # Errors, reports and the daemon's self-watch (docs/errors.md).
     summary_retention_days: int = Field(30, ge=1, description="Hourly error summaries kept.")

@@ -1,0 +1,44 @@
+"""Every Redis key the nodes of a cluster share, in one place, so that the node that writes a
+key and the node that reads it (the cluster view, a takeover) agree on its name and value."""
+
+from __future__ import annotations
+
+PREFIX = "soulfra:cluster:"
+
+
+def node_key(node: str) -> str:
+    """A node's membership record (JSON), with a TTL of SOULFRA_CLUSTER_TTL_S."""
+    return f"{PREFIX}node:{node}"
+
+
+def nodes_set() -> str:
+    """Every node that ever joined and has not left cleanly: a member without a live
+    node_key has lapsed."""
+    return f"{PREFIX}nodes"
+
+
+def lease_key(service: str) -> str:
+    """Who may recover a shared service now: lease_value(node, token), SET NX PX."""
+    return f"{PREFIX}lease:{service}"
+
+
+def fence_key(service: str) -> str:
+    """The fencing counter of a shared service's lease (INCR on every grant)."""
+    return f"{PREFIX}fence:{service}"
+
+
+def incident_key(service: str, fingerprint: str) -> str:
+    """The node that sent "firing" for an incident; whoever deletes it sends "recovered"."""
+    return f"{PREFIX}incident:{service}:{fingerprint}"
+
+
+def lease_value(node: str, token: int) -> str:
+    return f"{node}|{token}"
+
+
+def parse_lease_value(value: str) -> tuple[str, int] | None:
+    """(node, token) of a lease_value, or None for anything else found under the key."""
+    node, sep, token = value.rpartition("|")
+    if not sep or not node or not token.isdigit():
+        return None
+    return node, int(token)
