@@ -52,7 +52,7 @@ def format_exc(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-class _Watchdog(threading.Thread):
+class LoopStackWatchdog(threading.Thread):
     """Takes the loop thread's stack when the loop has not ticked for `threshold_s`."""
 
     def __init__(self, loop_thread: int, threshold_s: float) -> None:
@@ -61,17 +61,17 @@ class _Watchdog(threading.Thread):
         self.threshold_s = threshold_s
         self.beat = time.monotonic()
         self.captured: str | None = None
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(min(self.threshold_s / 4, 0.25)):
+        while not self._stopping.wait(min(self.threshold_s / 4, 0.25)):
             if self.captured is None and time.monotonic() - self.beat > self.threshold_s:
                 frame = sys._current_frames().get(self.loop_thread)
                 if frame is not None:
                     self.captured = "".join(traceback.format_stack(frame))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
 
 class SelfWatch:
@@ -98,7 +98,7 @@ class SelfWatch:
         self.suppressed = 0
         self._rate: dict[str, deque[float]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._watchdog: _Watchdog | None = None
+        self._watchdog: LoopStackWatchdog | None = None
         self._sink_id: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reporting = False
@@ -108,7 +108,7 @@ class SelfWatch:
         loop = asyncio.get_running_loop()
         self._loop = loop
         loop.set_exception_handler(self._loop_exception)
-        self._watchdog = _Watchdog(threading.get_ident(), self.lag_threshold_s)
+        self._watchdog = LoopStackWatchdog(threading.get_ident(), self.lag_threshold_s)
         self._watchdog.start()
         self._task = loop.create_task(self._tick(), name="selfwatch")
         self._sink_id = logger.add(self._log_sink, level="ERROR", filter=self._sink_filter,
