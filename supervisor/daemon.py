@@ -30,11 +30,13 @@ from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime, add_check_hook
 from supervisor.core.state import StateTracker, Thresholds
+from supervisor.core.taxonomy import SHARED_STORE_DOWN
 from supervisor.ingest.pipeline import Ingestor
 from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.client_errors import ClientErrorLogger
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
+from supervisor.observability.outages import OwnOutage
 from supervisor.observability.status import StatusBoard
 from supervisor.processes.manager import ProcessManager
 from supervisor.push.board import HeartbeatBoard
@@ -44,6 +46,8 @@ from supervisor.recovery.manager import RecoveryManager
 from supervisor.recovery.resume import recheck, resume_states
 from supervisor.recovery.windows import RecurringMaintenance
 from supervisor.store.database import Store
+from supervisor.store.shared.replicator import Replicator
+from supervisor.store.shared.shared import SharedStore
 from supervisor.systemd.limits import api_accept_burst, api_connection_cap, raise_fd_limit
 from supervisor.systemd.notify import Notifier, status_line
 from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
@@ -115,6 +119,16 @@ class Daemon:
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
+        # SOULFRA_STORE_URL: this node's rows shipped to PostgreSQL (supervisor/store/shared/)
+        self.shared_store: SharedStore | None = None
+        self.replicator: Replicator | None = None
+        if settings.store_url is not None:
+            self.shared_store = SharedStore(settings.store_url.get_secret_value())
+            self.replicator = Replicator(
+                self.store, self.shared_store, settings.node_name,
+                OwnOutage("shared store", SHARED_STORE_DOWN, self.monitoring.selfwatch.report,
+                          self.bus, self.store))
+            self.status.register("sharedStore", self.replicator.to_dict)
         self.status.register("ingest", self.ingest.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
@@ -144,6 +158,10 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
+        if self.replicator is not None:  # its triggers on before anything writes
+            await self.replicator.prepare()
+            self.replicator.start()
+            self.shutdown_hooks.append(("ship to the shared store", self.replicator.stop))
         self.bus.subscribe("incidents", self.incidents.on_event,
                            types={"state_changed", "recovery_finished", "recovery_skipped"})
         self.bus.subscribe("recovery", self.recovery.on_event, types={"state_changed"})

@@ -24,6 +24,7 @@ from supervisor.alerts.from_env import env_channels, fill_from_settings
 from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert, human_ms, new_alert_id
 from supervisor.alerts.outbox import Outbox, Pending
+from supervisor.alerts.own_outages import OUTAGE_EVENTS, OwnOutageAlerts
 from supervisor.alerts.silences import Silences
 from supervisor.clients.http import HttpClient
 from supervisor.config.settings import Settings
@@ -101,6 +102,8 @@ class AlertService:
 
     def subscribe(self) -> None:
         self.bus.subscribe("alerts", self.alerter.on_event, types=EVENTS)
+        self.bus.subscribe("alerts:own-outages", OwnOutageAlerts(self.alerter).on_event,
+                           types=OUTAGE_EVENTS)
 
     def configure(self, config: Any) -> None:
         """Apply `errorMonitoring.alerts` (at start and on reload)."""

@@ -75,7 +75,10 @@ PATHS: dict[str, dict[str, Op]] = {
         "get": op("Stored errors with a summary (SPEC shape), filtered, newest first",
                   description="Cursor pagination: pass `nextCursor` back as `cursor`; rows "
                               "inserted meanwhile never repeat or skip a row. Filters take "
-                              "comma-separated values. See docs/errors.md.",
+                              "comma-separated values. Every error names its `node`; with "
+                              "SOULFRA_STORE_URL the list is the cluster's (`scope: cluster`), "
+                              "else, or while PostgreSQL is unreachable, this node's (`scope: "
+                              "local`, `degraded` says why). See docs/errors.md, docs/cluster.md.",
                   query={"since": ("30s, 15m, 1h, 7d or an ISO-8601 time (default 24h)", SINCE),
                          "until": ("a duration back from now or an ISO-8601 time", SINCE),
                          "service": "only these services",
@@ -88,15 +91,20 @@ PATHS: dict[str, dict[str, Op]] = {
                                     some_of(STATUSES)),
                          "type": "short types (service_timeout, ...)",
                          "fingerprint": "only this group", "correlationId": "one incident",
+                         "node": "only these nodes (their SOULFRA_NODE_NAME)",
                          "cursor": "nextCursor of the previous page",
                          "limit": ("1-1000 (default 100)", limit(1000))},
-                  responses={200: "errors, summary and nextCursor",
+                  responses={200: "errors, summary, nextCursor, scope, node and degraded",
                              422: "a query parameter is invalid"}),
     },
     "/api/monitoring/errors/{id}": {
         "get": op("One error with its full context (check result, environment, recoveries, "
-                  "stack, resolution) and its group",
-                  responses={200: "the error", 404: "no such error"}),
+                  "stack, resolution) and its group; with a shared store also another "
+                  "node's (its group stays on that node)",
+                  query={"node": "the node that stored it (default: this one, then any)"},
+                  responses={200: "the error", 404: "no such error",
+                             422: "a query parameter is invalid",
+                             503: "not on this node, and the shared store is unreachable"}),
         "patch": op("Set an error's resolution status (and its group's)",
                     body={"type": "object", "required": ["status"], "properties": {
                         "status": {"enum": ["pending", "resolved", "ignored", "workaround"]},

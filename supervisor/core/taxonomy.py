@@ -134,6 +134,9 @@ SCHEDULER_STALLED = Classification("scheduler_stalled", Category.SCHEDULER_STALL
                                    Level.SYSTEM, Severity.CRITICAL)
 STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_FAILED,
                                     Level.SYSTEM, Severity.CRITICAL)
+# The shared store (SOULFRA_STORE_URL) cannot be reached: rows queue locally until it returns.
+SHARED_STORE_DOWN = Classification("shared_store_unreachable", Category.CONNECTION_LOST,
+                                   Level.EXTERNAL, Severity.HIGH)
 # Over MONITORING_OVERHEAD_LIMIT: intervals stretched (supervisor/observability/overhead.py).
 OVERHEAD_EXCEEDED = Classification("monitoring_overhead", Category.MONITORING_OVERHEAD,
                                    Level.SYSTEM, Severity.LOW)

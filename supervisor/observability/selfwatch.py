@@ -130,7 +130,8 @@ class SelfWatch:
 
     # -- reporting --------------------------------------------------------------------------
     def report(self, c: Classification, message: str, *, stack: str | None = None,
-               exc: BaseException | None = None, **context: Any) -> dict[str, Any] | None:
+               exc: BaseException | None = None, correlation_id: str | None = None,
+               **context: Any) -> dict[str, Any] | None:
         """Store (without waiting), publish and remember one error of the daemon itself."""
         if self._reporting:  # reporting must never report itself
             return None
@@ -151,7 +152,7 @@ class SelfWatch:
                 stack = stack or format_exc(exc)
                 context.setdefault("exception", f"{type(exc).__module__}.{type(exc).__name__}")
             row = error_row(c, SELF, message, context={**context, "stack": stack},
-                            source="daemon")
+                            source="daemon", correlation_id=correlation_id)
             self.store.submit_error(row)
             summary = {"id": row["id"], "type": row["type"], "category": row["category"],
                        "level": row["level"], "severity": row["severity"],

@@ -54,6 +54,25 @@ def hour_of(t: float) -> float:
     return t - (t % HOUR)
 
 
+def error_where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """WHERE clause for error filters (`?` placeholders); list values mean any of them.
+    The shared store (store/shared/shared.py) reads its errors with the same filters."""
+    sql, args = "1=1", []
+    for col in ("service", "severity", "category", "status", "level", "type",
+                "fingerprint", "correlation_id", "source"):
+        value = filters.get(col)
+        if value is None or value == []:
+            continue
+        values = value if isinstance(value, list) else [value]
+        sql += f" AND {col} IN ({', '.join('?' for _ in values)})"
+        args.extend(values)
+    if filters.get("since") is not None:
+        sql += " AND created_at >= ?"
+        args.append(filters["since"])
+    if filters.get("until") is not None:
+        sql += " AND created_at < ?"
+        args.append(filters["until"])
+    return sql, args
 
 
 class ErrorTables(StoreConnection):
@@ -158,26 +177,6 @@ class ErrorTables(StoreConnection):
             return [self._row(r, ERROR_JSON) or {} for r in rows]
         return await self._in_thread(q)
 
-    @staticmethod
-    def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-        """WHERE clause for error filters; list values mean any of them."""
-        sql, args = "1=1", []
-        for col in ("service", "severity", "category", "status", "level", "type",
-                    "fingerprint", "correlation_id", "source"):
-            value = filters.get(col)
-            if value is None or value == []:
-                continue
-            values = value if isinstance(value, list) else [value]
-            sql += f" AND {col} IN ({', '.join('?' for _ in values)})"
-            args.extend(values)
-        if filters.get("since") is not None:
-            sql += " AND created_at >= ?"
-            args.append(filters["since"])
-        if filters.get("until") is not None:
-            sql += " AND created_at < ?"
-            args.append(filters["until"])
-        return sql, args
-
     async def list_errors(self, since: float | None = None, service: str | None = None,
                           limit: int = 100, *, after: tuple[float, str] | None = None,
                           **filters: Any) -> list[dict[str, Any]]:
@@ -186,7 +185,7 @@ class ErrorTables(StoreConnection):
         filters.update(since=since, service=service)
 
         def q() -> list[dict[str, Any]]:
-            where, args = self._where(filters)
+            where, args = error_where(filters)
             if after is not None:
                 where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
                 args.extend([after[0], after[0], after[1]])
@@ -199,7 +198,7 @@ class ErrorTables(StoreConnection):
         filters["since"] = since or 0
 
         def q() -> dict[str, int]:
-            where, args = self._where(filters)
+            where, args = error_where(filters)
             row = self.conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(recovered), 0), COALESCE(SUM(recovery_failed), 0)"
                 f" FROM errors WHERE {where}", args).fetchone()

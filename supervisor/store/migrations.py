@@ -264,6 +264,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX incident_updates_correlation ON incident_updates(correlation_id, at);
     CREATE INDEX incident_updates_at ON incident_updates(at);
     """,
+    # 8: rows waiting to be shipped to the shared store (supervisor/store/shared/capture.py):
+    # one entry per changed row, filled by triggers only while SOULFRA_STORE_URL is set
+    """
+    CREATE TABLE replication_queue (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tbl TEXT NOT NULL,
+        key TEXT NOT NULL,
+        UNIQUE (tbl, key)
+    );
+    CREATE TABLE replication_state (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 

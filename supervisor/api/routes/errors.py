@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from typing import Any, Literal
 
@@ -20,9 +21,11 @@ from supervisor.core.taxonomy import Category, Level, Severity
 from supervisor.store import error_group_queries
 from supervisor.store.database import Store
 from supervisor.store.errors import STATUSES
+from supervisor.store.shared.shared import SharedStoreDown
 
 routes = web.RouteTableDef()
 SOURCES = ("check", "push", "sdk", "api", "daemon", "config")
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
@@ -76,31 +79,83 @@ def error_filters(q: Any) -> dict[str, Any]:
 
 @routes.get("/api/monitoring/errors")
 async def list_errors(request: web.Request) -> web.Response:
-    store = request.app[DAEMON].store
     q = request.query
     try:
         filters = error_filters(q)
+        nodes = parse_nodes(q.get("node"))
         limit = parse_int("limit", q.get("limit"), 100, 1, 1000)
         after = decode_cursor(q["cursor"]) if q.get("cursor") else None
     except BadParam as exc:
         return exc.response()
-    rows = await store.list_errors(limit=limit + 1, after=after, **filters)
+    return web.json_response(await errors_page(request.app[DAEMON], filters, nodes, limit,
+                                               after))
+
+
+def parse_nodes(text: str | None) -> list[str] | None:
+    """`node=a,b`: node names as SOULFRA_NODE_NAME spells them."""
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    for name in names:
+        if not NODE_NAME.fullmatch(name):
+            raise BadParam("node", f"{name[:100]!r} is not a node name (letters, digits, "
+                                   "'.', '_' and '-')")
+    return names or None
+
+
+async def errors_page(daemon: Any, filters: dict[str, Any], nodes: list[str] | None,
+                      limit: int, after: tuple[float, str] | None) -> dict[str, Any]:
+    """The cluster's errors from the shared store when there is one (`scope: cluster`), else
+    or while it cannot be reached this node's (`scope: local`, `degraded` says why)."""
+    here = daemon.settings.node_name
+    degraded = None
+    if daemon.shared_store is not None:
+        try:
+            rows = await daemon.shared_store.list_errors(limit=limit + 1, after=after,
+                                                         node=nodes, **filters)
+            summary = await daemon.shared_store.error_summary(node=nodes, **filters)
+            return _page(rows, summary, limit, here, "cluster", None)
+        except SharedStoreDown as exc:
+            degraded = f"shared store unreachable, showing this node's errors only: {exc}"
+    if nodes and here not in nodes:
+        rows, summary = [], {"total": 0, "recovered": 0, "failed": 0, "pending": 0}
+    else:
+        rows = await daemon.store.list_errors(limit=limit + 1, after=after, **filters)
+        summary = await daemon.store.error_summary(**filters)
+    return _page(rows, summary, limit, here, "local", degraded)
+
+
+def _page(rows: list[dict[str, Any]], summary: dict[str, int], limit: int, here: str,
+          scope: str, degraded: str | None) -> dict[str, Any]:
     more = len(rows) > limit
     rows = rows[:limit]
-    summary = await store.error_summary(**filters)
-    return web.json_response({
-        "errors": [error_to_api(r) for r in rows], "summary": summary,
-        "nextCursor": encode_cursor(rows[-1]) if more and rows else None,
-    })
+    return {"errors": [{**error_to_api(r), "node": r.get("node") or here} for r in rows],
+            "summary": summary, "nextCursor": encode_cursor(rows[-1]) if more and rows else None,
+            "scope": scope, "node": here, "degraded": degraded}
 
 
 @routes.get("/api/monitoring/errors/{id}")
 async def get_error(request: web.Request) -> web.Response:
-    store = request.app[DAEMON].store
-    row = await store.get_error(request.match_info["id"])
+    """One error: this node's, or (with a shared store) any node's; `node=` picks one."""
+    daemon = request.app[DAEMON]
+    error_id, here = request.match_info["id"], daemon.settings.node_name
+    try:
+        nodes = parse_nodes(request.query.get("node"))
+        node = nodes[0] if nodes else None
+    except BadParam as exc:
+        return exc.response()
+    row = await daemon.store.get_error(error_id) if node in (None, here) else None
+    if row is not None:
+        return web.json_response({**await error_detail(daemon.store, row), "node": here})
+    if daemon.shared_store is not None:
+        try:
+            row = await daemon.shared_store.get_error(error_id, node)
+        except SharedStoreDown as exc:
+            return json_error(503, f"no error {error_id!r} on this node, and the shared "
+                                   f"store is unreachable: {exc}")
     if row is None:
-        return json_error(404, f"no error {request.match_info['id']!r}")
-    return web.json_response(await error_detail(store, row))
+        return json_error(404, f"no error {error_id!r}")
+    # another node's error: its group lives on that node
+    return web.json_response({**error_to_api(row, full=True), "group": None,
+                              "node": row.get("node") or here})
 
 
 async def error_detail(store: Store, row: dict[str, Any]) -> dict[str, Any]:
