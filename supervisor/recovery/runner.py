@@ -90,7 +90,7 @@ class RecoveryRunner:
                 self.bus.publish("recovery_started", service, run.correlation_id, id=run.id,
                                  action=run.action, requestedBy=run.requested_by,
                                  plan=run.plan, delayMs=round(delay * 1000),
-                                 leaseToken=grant.token)
+                                 leaseFence=grant.token)
                 if delay:
                     await asyncio.sleep(delay)
                 # Fresh evidence right before acting: after a wait, or for a recovery resumed
@@ -185,7 +185,7 @@ class RecoveryRunner:
             if lost is not None:
                 raise LeaseLost(lost)
             if grant.token is not None:
-                record["leaseToken"] = grant.token
+                record["leaseFence"] = grant.token
         ctx = self.context(run, service, number)
         started = time.monotonic()
         try:
