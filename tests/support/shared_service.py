@@ -51,7 +51,7 @@ class SharedService:
 
     def parent_of(self, pid: int) -> int | None:
         try:
-            return psutil.Process(pid).ppid()
+            return int(psutil.Process(pid).ppid())
         except psutil.NoSuchProcess:
             return None
 
