@@ -124,7 +124,6 @@ class ClusterLease:
                                     client_name=f"soulfra-lease-{node}")
         self._renewers: dict[str, asyncio.Task[None]] = {}
         self._confirmed: dict[str, float] = {}  # service -> monotonic time of the last renewal
-        self._lost: dict[str, str] = {}  # service -> why the renewal found the lease gone
         self._held: dict[str, Grant] = {}
         self.unreachable: str | None = None  # why Redis did not answer, while it does not
 
@@ -166,7 +165,6 @@ class ClusterLease:
         grant = Grant(service, holder, self.node, int(value))
         self._held[service] = grant
         self._confirmed[service] = started
-        self._lost.pop(service, None)
         self._renewers[service] = asyncio.create_task(self._renew(grant),
                                                       name=f"lease:{service}")
         logger.info("{}: cluster lease taken by node {} (token {})", service, self.node,
@@ -185,7 +183,6 @@ class ClusterLease:
                 continue
             self._up()
             if not kept:
-                self._lost[grant.service] = "the lease was lost (expired or taken over)"
                 logger.warning("{}: cluster lease token {} lost (expired or taken over)",
                                grant.service, grant.token)
                 return
@@ -211,8 +208,8 @@ class ClusterLease:
             return None
         seen = keys.parse_lease_value(str(value)) if value is not None else None
         if seen is None:
-            return (f"the cluster lease token {grant.token} of node {grant.node} expired "
-                    f"({self._lost.get(grant.service, 'not renewed in time')})")
+            return (f"the cluster lease token {grant.token} of node {grant.node} is gone "
+                    "(it expired, or another node took it over and released it since)")
         return (f"the cluster lease now names node {seen[0]} (token {seen[1]}), not node "
                 f"{grant.node} (token {grant.token})")
 

@@ -212,6 +212,7 @@ def test_redis_down_local_repairs_go_on_shared_ones_wait_then_resume(tmp_path, r
                                      r["message"].startswith("waiting for Redis")
                                      for r in runs(d)),
                      timeout=20, what=f"{d.tmp.name}: the shared service waits for Redis")
+        time.sleep(SETTLE_S)  # several rounds of asking for the lease
         leases = a.get("/api/monitoring/status")[1]["leases"]
         assert leases["redis"] == "unreachable" and "web" in leases["waiting"]
         assert len(web.starts()) == 1, "not recovered without the lease"
