@@ -113,12 +113,18 @@ def main() -> int:
                         help="exit with status 1 at once (a service that cannot start)")
     parser.add_argument("--fail-starts-file",
                         help="a file holding N: the next N starts fail (N counts down)")
+    parser.add_argument("--starts-file",
+                        help="append this process's pid to the file when it starts (a test "
+                             "counts the starts of a service several supervisors watch)")
     parser.add_argument("--redis-port", type=int, help="/health fails while this Redis is down")
     parser.add_argument("--data-dir", help="/health fails while this directory is missing")
     parser.add_argument("--data-mode", help="... or has another mode than this (e.g. 0700)")
     args = parser.parse_args()
     ARGS.redis_port, ARGS.data_dir, ARGS.data_mode = args.redis_port, args.data_dir, \
         args.data_mode
+    if args.starts_file:
+        with open(args.starts_file, "a") as f:
+            f.write(f"{os.getpid()}\n")
     if args.fail_start:
         print("demo service: refusing to start (--fail-start)", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from supervisor.alerts.service import AlertService
 from supervisor.api.server import ApiServer
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
+from supervisor.cluster.incidents import cluster_incidents
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
@@ -41,7 +42,7 @@ from supervisor.observability.status import StatusBoard
 from supervisor.processes.manager import ProcessManager
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.hub import PushHub
-from supervisor.recovery.locks import RedisLease
+from supervisor.recovery.locks import cluster_lease
 from supervisor.recovery.manager import RecoveryManager
 from supervisor.recovery.resume import recheck, resume_states
 from supervisor.recovery.windows import RecurringMaintenance
@@ -103,9 +104,8 @@ class Daemon:
         self.recovery = RecoveryManager(
             bus=self.bus, tracker=self.tracker, scheduler=self.scheduler, store=self.store,
             processes=self.processes, auto_enabled=settings.auto_recovery_enabled,
-            data_dir=str(self.data_dir), http=self.http,
-            lock=RedisLease(settings.lock_redis_url.get_secret_value())
-            if settings.lock_redis_url else None, docker=self.docker)
+            data_dir=str(self.data_dir), http=self.http, lock=cluster_lease(settings),
+            docker=self.docker)
         self.incidents = IncidentRecorder(self.store, self.tracker)
         # per-service, per-minute check counters and latency for the charts
         self.rollup = CheckRollup(self.store, settings.series_resolution_s)
@@ -129,6 +129,8 @@ class Daemon:
                 OwnOutage("shared store", SHARED_STORE_DOWN, self.monitoring.selfwatch.report,
                           self.bus, self.store))
             self.status.register("sharedStore", self.replicator.to_dict)
+        self.status.register("leases", self.recovery.lease_status)
+        incidents = cluster_incidents(self.alerts, settings, self._shared)
         self.status.register("ingest", self.ingest.summary)
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
@@ -149,7 +151,14 @@ class Daemon:
         # (name, coroutine function) pairs.
         self.shutdown_hooks: list[tuple[str, ShutdownHook]] = [
             ("close the Docker client", self.docker.close)]
+        if incidents is not None:
+            self.shutdown_hooks.append(("close the cluster's incident keys", incidents.close))
         self.resumed_checks: list[asyncio.Task[None]] = []
+
+    def _shared(self, name: str) -> bool:
+        """A service several cluster nodes watch (`shared: true`)."""
+        plan = self.recovery.plans.get(name)
+        return plan is not None and plan.shared
 
     @property
     def services(self) -> dict[str, Any]:
@@ -271,7 +280,7 @@ class Daemon:
             if pid is not None:
                 self.processes.adopt(name, pid)
                 continue
-            if not spec.auto_start:
+            if not spec.auto_start or svc.shared:  # shared: started under the lease, once
                 continue
             checks = self.scheduler.services[name].checks
             results = await asyncio.gather(*(c.run() for c in checks))

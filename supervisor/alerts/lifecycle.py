@@ -24,6 +24,7 @@ from loguru import logger
 
 from supervisor.alerts.acks import Acks
 from supervisor.alerts.escalation import Escalations
+from supervisor.alerts.leadership import IncidentLeader
 from supervisor.alerts.message import Alert, human_ms
 from supervisor.alerts.outbox import Outbox
 from supervisor.alerts.silences import Silences
@@ -51,6 +52,7 @@ class AlertRouting(Protocol):
 
     acks: Acks
     escalations: Escalations
+    leader: IncidentLeader  # which node sends an incident's messages (a cluster: one)
 
     def ack_link(self, incident: str) -> str: ...
 
@@ -90,6 +92,7 @@ class Incident:
     close_deadline: float = 0.0
     last_sent: float = 0.0
     opened_by: str = ""  # firing or gave_up: the message later ones thread under
+    paged_by: str = ""  # another cluster node that sent this incident's "firing"
 
 
 class Alerter:
@@ -259,6 +262,7 @@ class Alerter:
                     down = human_ms((now - inc.started) * 1000)
                     await self._fire(inc, f"still down after {down}", None)
                 elif inc.fired and self.cfg.reminder_interval and inc.pending_close is None and \
+                        not inc.paged_by and \
                         now - inc.last_sent >= self.cfg.reminder_interval / 1000 and \
                         not self.svc.acks.acked(inc.id):
                     await self._emit(inc, "reminder",
@@ -300,7 +304,9 @@ class Alerter:
 
     async def _fire(self, inc: Incident, why: str, event_at: float | None) -> None:
         inc.fired = True
-        await self._emit(inc, "firing", why, event_at=event_at)
+        inc.paged_by = await self.svc.leader.opening(inc.service)
+        if not inc.paged_by:
+            await self._emit(inc, "firing", why, event_at=event_at)
 
     async def _close(self, inc: Incident, close: dict[str, Any]) -> None:
         self.incidents.pop(inc.id, None)
@@ -315,16 +321,18 @@ class Alerter:
         downtime = close.get("downtime")
         if downtime is None:
             downtime = round((close["at"] - inc.started) * 1000)
-        if inc.fired:
+        send = await self.svc.leader.closing(inc.service, inc.fired, not inc.paged_by)
+        if send == "recovered":
             await self._emit(inc, "recovered", f"healthy again after {human_ms(downtime)}",
                              event_at=close["at"], downtime_ms=downtime, fixed_by=fixed)
-            await self.svc.escalations.finish(inc.id, "recovered")
-        elif inc.folded_into is None:
+        elif send == "self_healed" and inc.folded_into is None:
             what = inc.error_type.replace("_", " ") or "failure"
             await self._emit(inc, "self_healed",
                              f"{what}, repaired in {human_ms(downtime)}; nobody was paged",
                              severity="info",
                              event_at=close["at"], downtime_ms=downtime, fixed_by=fixed)
+        if inc.fired:
+            await self.svc.escalations.finish(inc.id, "recovered")
 
     async def _emit(self, inc: Incident, kind: str, summary: str,
                     event_at: float | None = None, severity: str | None = None,

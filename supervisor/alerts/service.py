@@ -21,6 +21,7 @@ from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.digest import ReportSender
 from supervisor.alerts.escalation import Escalations, step_applies
 from supervisor.alerts.from_env import env_channels, fill_from_settings
+from supervisor.alerts.leadership import IncidentLeader, LocalLeader
 from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert, human_ms, new_alert_id
 from supervisor.alerts.outbox import Outbox, Pending
@@ -92,6 +93,7 @@ class AlertService:
         self.silences = Silences(store)
         self.acks = Acks(store)
         self.escalations = Escalations(store)
+        self.leader: IncidentLeader = LocalLeader()  # a cluster sets its own (daemon.py)
         self.alerter = Alerter(self)
         self.reports = ReportSender(store, tracker, self.outbox, self.alerter.send_now)
         self.config: Any = alerts_model()()

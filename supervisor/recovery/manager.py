@@ -31,7 +31,7 @@ from supervisor.recovery.breaker import Breakers
 from supervisor.recovery.dependencies import Dependencies
 from supervisor.recovery.interrupted import InterruptedRecoveries
 from supervisor.recovery.journal import RecoveryJournal, new_run_id
-from supervisor.recovery.locks import LocalLock, RecoveryLock
+from supervisor.recovery.locks import Denied, LocalLock, RecoveryLock
 from supervisor.recovery.pause import Pauses
 from supervisor.recovery.plan import ServicePlan, Step, backoff_delay_s
 from supervisor.recovery.run import OUTPUT_LIMIT, RecoveryRefused, RecoveryRun, utc_clock
@@ -40,6 +40,7 @@ from supervisor.recovery.saved_state import RecoveryStateStore, ServiceRecord
 from supervisor.store.database import Store
 
 DRY_RUN_TIMEOUT_S = 10.0
+LEASE_RETRY_S = 0.5  # how often a shared service waiting for its cluster lease asks again
 
 
 class RecoveryManager:
@@ -73,6 +74,8 @@ class RecoveryManager:
         self.interrupted = InterruptedRecoveries(store)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiting: set[str] = set()  # services with a deferred re-check pending
+        self._lease_waiting: set[str] = set()  # shared services asking for their lease again
+        self.lease_waits: dict[str, str] = {}  # service -> why its last lease request waits
         self._up_at: dict[str, float] = {}  # monotonic time each service was last seen up
         tracker.in_startup_grace = lambda name: name in self.plans and self._grace_left(name) > 0
 
@@ -327,13 +330,43 @@ class RecoveryManager:
                                     "does": f"wait {delay:.1f} s: recovery {rec.level + 1} "
                                             "in a row without a stable healthy period"})
         self.runner.active[service] = run  # reserved before any await: one per service
-        if not await self.lock.acquire(service, run.id):
+        grant = await self.lock.acquire(service, run.id, shared=plan.shared)
+        if isinstance(grant, Denied):
             del self.runner.active[service]
-            await self._skip(run, "another host or task holds this service's recovery", None)
+            self.lease_waits[service] = grant.reason
+            await self._skip(run, grant.reason, None)
+            if grant.wait and action == "auto":
+                self._spawn(self._wait_for_lease(service))
             return run, False
+        self.lease_waits.pop(service, None)
         await self.journal.save(run, insert=True)
-        self.runner.start(run, steps, delay)
+        self.runner.start(run, steps, delay, grant)
         return run, False
+
+    async def _wait_for_lease(self, service: str) -> None:
+        """A shared service whose lease another node holds, or that waits for Redis: ask
+        again while it is still failing here, until the lease is free (the holder finished, or
+        died and its lease expired) or Redis answers again."""
+        if service in self._lease_waiting:
+            return
+        self._lease_waiting.add(service)
+        try:
+            while True:
+                await asyncio.sleep(LEASE_RETRY_S)
+                st = self.tracker.services.get(service)
+                if st is None or st.state is not State.FAILING or service in self.active:
+                    self.lease_waits.pop(service, None)
+                    return
+                if await self.lock.may_try(service):
+                    break
+        finally:
+            self._lease_waiting.discard(service)
+        await self._auto(service)
+
+    def lease_status(self) -> dict[str, Any]:
+        """The lock's state and the services waiting for a lease (status, `leases`)."""
+        waiting = {s: why for s, why in self.lease_waits.items() if s in self._lease_waiting}
+        return {**self.lock.summary(), "waiting": waiting}
 
     async def _dry_run(self, run: RecoveryRun, steps: list[Step]) -> None:
         """Each strategy says what it would do now, without doing it."""

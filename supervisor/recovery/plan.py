@@ -35,6 +35,7 @@ class ServicePlan:
     backoff_multiplier: float
     process_spec: ProcessSpec | None = None
     startup_grace_ms: float = 15000
+    shared: bool = False  # several cluster nodes watch it: recovered under the Redis lease
 
     @classmethod
     def build(cls, name: str, svc: ServiceConfigBase, defaults: RecoveryDefaults) -> ServicePlan:
@@ -47,7 +48,8 @@ class ServicePlan:
                    max_attempts=svc.max_attempts or defaults.max_attempts,
                    backoff_multiplier=svc.backoff_multiplier or defaults.backoff_multiplier,
                    process_spec=svc.restart,
-                   startup_grace_ms=svc.startup_grace or defaults.startup_grace)
+                   startup_grace_ms=svc.startup_grace or defaults.startup_grace,
+                   shared=svc.shared)
 
     def steps_for(self, service: str, action: str) -> list[Step]:
         """The steps an action may run: "auto" skips restarts unless autoRestart is on."""

@@ -27,7 +27,7 @@ from supervisor.core.state import State, StateTracker
 from supervisor.processes.manager import ProcessManager
 from supervisor.recovery.breaker import Breakers
 from supervisor.recovery.journal import RecoveryJournal
-from supervisor.recovery.locks import RecoveryLock
+from supervisor.recovery.locks import Grant, LeaseLost, RecoveryLock
 from supervisor.recovery.plan import ServicePlan, Step
 from supervisor.recovery.run import OUTPUT_LIMIT, RecoveryRun
 from supervisor.recovery.verify import passes_now, verify_healthy
@@ -54,14 +54,15 @@ class RecoveryRunner:
         self.slots = asyncio.Semaphore(self.defaults.max_concurrent)
         self.active: dict[str, RecoveryRun] = {}  # one recovery per service
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.grants: dict[str, Grant] = {}  # the lock (and lease token) each run acts under
 
     def configure(self, defaults: RecoveryDefaults) -> None:
         if defaults.max_concurrent != self.defaults.max_concurrent:
             self.slots = asyncio.Semaphore(defaults.max_concurrent)
         self.defaults = defaults
 
-    def start(self, run: RecoveryRun, steps: list[Step], delay: float) -> None:
-        self.tasks[run.service] = asyncio.create_task(self.execute(run, steps, delay))
+    def start(self, run: RecoveryRun, steps: list[Step], delay: float, grant: Grant) -> None:
+        self.tasks[run.service] = asyncio.create_task(self.execute(run, steps, grant, delay))
 
     async def interrupt(self, service: str, message: str) -> None:
         """Stop a recovery in flight (a pause): it ends `interrupted` with this message."""
@@ -76,8 +77,10 @@ class RecoveryRunner:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def execute(self, run: RecoveryRun, steps: list[Step], delay: float = 0.0) -> None:
+    async def execute(self, run: RecoveryRun, steps: list[Step], grant: Grant,
+                      delay: float = 0.0) -> None:
         service = run.service
+        self.grants[service] = grant
         try:
             async with self.slots:
                 run.status = "running"
@@ -86,7 +89,8 @@ class RecoveryRunner:
                 await self.journal.save(run)
                 self.bus.publish("recovery_started", service, run.correlation_id, id=run.id,
                                  action=run.action, requestedBy=run.requested_by,
-                                 plan=run.plan, delayMs=round(delay * 1000))
+                                 plan=run.plan, delayMs=round(delay * 1000),
+                                 leaseFence=grant.token)
                 if delay:
                     await asyncio.sleep(delay)
                 # Fresh evidence right before acting: after a wait, or for a recovery resumed
@@ -117,6 +121,11 @@ class RecoveryRunner:
                                        "(no restart command, unit or other step in its "
                                        "ladder, or autoRestart is false): a human is needed")
                     await self.breakers.open(service, run.message, run)
+        except LeaseLost as exc:  # another node took over: it acts, this one must not
+            logger.warning("recovery {} of {} stopped before its next step: {}", run.id,
+                           service, exc)
+            run.status, run.finished_at = "interrupted", time.time()
+            run.message = f"stopped before its next step: {exc}"
         except asyncio.CancelledError:
             run.status, run.finished_at = "interrupted", time.time()
             run.message = run.message or "interrupted by shutdown"
@@ -130,7 +139,9 @@ class RecoveryRunner:
                 del self.active[service]
             if self.tasks.get(service) is asyncio.current_task():
                 del self.tasks[service]
-            await self.lock.release(service, run.id)
+            if self.grants.get(service) is grant:
+                del self.grants[service]
+            await self.lock.release(grant)
             await asyncio.shield(self.journal.save(run))
             self.bus.publish("recovery_finished", service, run.correlation_id, id=run.id,
                              status=run.status, message=run.message, attempts=run.attempts,
@@ -168,6 +179,13 @@ class RecoveryRunner:
             record.update(ok=True, message="already healthy again", durationMs=0)
             run.attempts.append(record)
             return True
+        grant = self.grants.get(service)
+        if grant is not None:  # fencing: the lease (its token) must still be this run's
+            lost = await self.lock.still_ours(grant)
+            if lost is not None:
+                raise LeaseLost(lost)
+            if grant.token is not None:
+                record["leaseFence"] = grant.token
         ctx = self.context(run, service, number)
         started = time.monotonic()
         try:

@@ -1,51 +1,118 @@
-"""The recovery lease on a real Redis: one holder per service, a dead holder's TTL, the local lock
-without Redis."""
+"""The recovery lease on a real Redis: one holder per shared service with a fencing token, a dead
+holder's TTL, a frozen holder stopped by its token, local services without Redis."""
 
 from __future__ import annotations
 
 import asyncio
 
-from supervisor.recovery.locks import RedisLease
+import pytest
+import redis
+
+from supervisor.cluster import keys
+from supervisor.recovery.locks import ClusterLease, Denied, Grant, LocalLock
+
+pytestmark = pytest.mark.timeout(30)
 
 
-async def test_two_hosts_share_one_lease_per_service(redis_server):
-    a = RedisLease(redis_server.url, ttl_ms=1500, owner="host-a")
-    b = RedisLease(redis_server.url, ttl_ms=1500, owner="host-b")
+def _peek(url: str, service: str) -> tuple[str | None, str | None]:
+    r = redis.Redis.from_url(url, decode_responses=True)
     try:
-        assert await a.acquire("web", "RC_1")
-        assert not await b.acquire("web", "RC_2"), "host b must wait for host a"
-        assert await b.acquire("db", "RC_3"), "another service is free"
+        return r.get(keys.lease_key(service)), r.get(keys.fence_key(service))
+    finally:
+        r.close()
+
+
+async def test_one_node_holds_a_shared_service_with_a_growing_token(redis_server):
+    a = ClusterLease(redis_server.url, "a", ttl_ms=1500)
+    b = ClusterLease(redis_server.url, "b", ttl_ms=1500)
+    try:
+        first = await a.acquire("web", "RC_1", shared=True)
+        assert isinstance(first, Grant) and first.token == 1
+        assert _peek(redis_server.url, "web") == (keys.lease_value("a", 1), "1")
+        denied = await b.acquire("web", "RC_2", shared=True)
+        assert isinstance(denied, Denied) and denied.wait
+        assert "node a (token 1)" in denied.reason
+        assert not await b.may_try("web")
+        other = await b.acquire("db", "RC_3", shared=True)
+        assert isinstance(other, Grant), "another service is free"
         await asyncio.sleep(2.5)  # longer than the TTL: a's lease is renewed while held
-        assert await a.holder_of("web") == "host-a:RC_1"
-        await b.release("web", "RC_2")  # not the holder: no effect
-        assert await a.holder_of("web") == "host-a:RC_1"
-        await a.release("web", "RC_1")
-        assert await b.acquire("web", "RC_4")
+        assert await a.still_ours(first) is None
+        await b.release(Grant("web", "RC_2", "b", 1))  # not the holder: no effect
+        assert _peek(redis_server.url, "web")[0] == keys.lease_value("a", 1)
+        await a.release(first)
+        assert await b.may_try("web")
+        second = await b.acquire("web", "RC_4", shared=True)
+        assert isinstance(second, Grant) and second.token == 2, "a new grant, a new token"
     finally:
         await a.close()
         await b.close()
 
 
-async def test_a_dead_holder_frees_the_service_after_the_ttl(redis_server):
-    a = RedisLease(redis_server.url, ttl_ms=500, owner="host-a")
-    b = RedisLease(redis_server.url, ttl_ms=500, owner="host-b")
+async def test_a_holder_that_stops_renewing_is_fenced_off_after_the_ttl(redis_server):
+    """Node a froze (its renewal stopped); b takes over after the TTL; a's next step sees it."""
+    a = ClusterLease(redis_server.url, "a", ttl_ms=600)
+    b = ClusterLease(redis_server.url, "b", ttl_ms=600)
     try:
-        assert await a.acquire("web", "RC_1")
-        await a.close()  # host a dies mid-recovery: no release, no renewal
-        assert not await b.acquire("web", "RC_2")
-        await asyncio.sleep(0.8)
-        assert await b.acquire("web", "RC_2")
+        grant = await a.acquire("web", "RC_1", shared=True)
+        assert isinstance(grant, Grant)
+        for task in list(a._renewers.values()):  # noqa: SLF001 - freeze the holder's renewer
+            task.cancel()
+        assert isinstance(await b.acquire("web", "RC_2", shared=True), Denied)
+        await asyncio.sleep(0.9)
+        assert "is gone" in (await a.still_ours(grant) or "")
+        taken = await b.acquire("web", "RC_2", shared=True)
+        assert isinstance(taken, Grant) and taken.token == 2
+        why = await a.still_ours(grant)
+        assert why is not None and "node b (token 2)" in why
+        await a.release(grant)  # the old holder's release must not free b's lease
+        assert _peek(redis_server.url, "web")[0] == keys.lease_value("b", 2)
+        assert await b.still_ours(taken) is None
     finally:
+        await a.close()
         await b.close()
 
 
-async def test_without_redis_the_local_lock_still_guards(redis_server):
-    lease = RedisLease(redis_server.url, ttl_ms=500, owner="host-a")
+async def test_redis_down_shared_waits_and_local_goes_on(redis_server):
+    lease = ClusterLease(redis_server.url, "a", ttl_ms=1000, timeout_s=0.5)
     redis_server.kill()
     try:
-        assert await lease.acquire("web", "RC_1"), "a Redis outage must not stop repairs"
-        assert not await lease.acquire("web", "RC_2"), "still one at a time on this host"
-        await lease.release("web", "RC_1")
-        assert await lease.acquire("web", "RC_3")
+        denied = await lease.acquire("web", "RC_1", shared=True)
+        assert isinstance(denied, Denied) and denied.wait
+        assert denied.reason.startswith("waiting for Redis")
+        assert lease.summary()["redis"] == "unreachable"
+        assert not await lease.may_try("web")
+        local = await lease.acquire("disk", "RC_2")
+        assert isinstance(local, Grant) and local.token is None, "a local service goes on"
+        assert isinstance(await lease.acquire("disk", "RC_3"), Denied), "one at a time here"
+        await lease.release(local)
+        redis_server.start()
+        assert await lease.may_try("web")
+        grant = await lease.acquire("web", "RC_4", shared=True)
+        assert isinstance(grant, Grant) and grant.token == 1
+        assert lease.summary()["redis"] == "ok"
     finally:
         await lease.close()
+
+
+async def test_a_redis_blip_inside_the_lease_does_not_stop_the_holder(redis_server):
+    lease = ClusterLease(redis_server.url, "a", ttl_ms=4000, timeout_s=0.5)
+    try:
+        grant = await lease.acquire("web", "RC_1", shared=True)
+        assert isinstance(grant, Grant)
+        redis_server.kill()
+        assert await lease.still_ours(grant) is None, "renewed < TTL/2 ago: still ours"
+        await asyncio.sleep(2.2)
+        why = await lease.still_ours(grant)
+        assert why is not None and "cannot confirm" in why
+    finally:
+        await lease.close()
+
+
+async def test_the_local_lock_alone():
+    lock = LocalLock()
+    grant = await lock.acquire("web", "RC_1", shared=True)
+    assert isinstance(grant, Grant) and grant.token is None
+    assert isinstance(await lock.acquire("web", "RC_2"), Denied)
+    assert await lock.still_ours(grant) is None
+    await lock.release(grant)
+    assert await lock.may_try("web")
