@@ -20,6 +20,7 @@ from supervisor.alerts.service import AlertService
 from supervisor.api.server import ApiServer
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
+from supervisor.cluster.wiring import ClusterNode
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
@@ -116,6 +117,9 @@ class Daemon:
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
         self.status.register("ingest", self.ingest.summary)
+        # Cluster mode (docs/cluster.md): membership in Redis, lapses, GET .../cluster.
+        self.cluster = ClusterNode(self, self.monitoring.selfwatch) \
+            if settings.cluster_mode else None
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
         self.api_url = ""
@@ -177,6 +181,10 @@ class Daemon:
                                         checks_scheduled=self.settings.error_monitoring_enabled))
             for name in to_check]
         await self._start_api()
+        if self.cluster is not None:  # after the API: its record names the API's URL
+            self.cluster.start()
+            self.status.register("cluster", self.cluster.membership.to_dict)
+            self.shutdown_hooks.insert(0, ("leave the cluster", self.cluster.stop))
         self.notifier.ready(self.status_line())
         self.watchdog.start()
         self.reloader.start_watching()

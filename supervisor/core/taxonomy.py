@@ -134,6 +134,12 @@ SCHEDULER_STALLED = Classification("scheduler_stalled", Category.SCHEDULER_STALL
                                    Level.SYSTEM, Severity.CRITICAL)
 STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_FAILED,
                                     Level.SYSTEM, Severity.CRITICAL)
+# Cluster mode (supervisor/cluster/): a node that stopped renewing its membership, and this
+# node's own cluster Redis out of reach.
+NODE_LAPSED = Classification("node_lapsed", Category.HEARTBEAT_MISSED, Level.SYSTEM,
+                             Severity.CRITICAL)
+CLUSTER_UNREACHABLE = Classification("cluster_unreachable", Category.CONNECTION_LOST,
+                                     Level.SYSTEM, Severity.HIGH)
 # Over MONITORING_OVERHEAD_LIMIT: intervals stretched (supervisor/observability/overhead.py).
 OVERHEAD_EXCEEDED = Classification("monitoring_overhead", Category.MONITORING_OVERHEAD,
                                    Level.SYSTEM, Severity.LOW)
