@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from supervisor.cli.remote import Api, ago, escape, state_markup
+from supervisor.cli.render import ago, escape, state_markup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,8 +27,8 @@ def services_line(services: dict[str, str]) -> str:
     return ", ".join(f"{n} {state_markup(s)}" for s, n in sorted(counts.items())) or "-"
 
 
-def cluster_status(api: Api, console: Console) -> int:
-    status, body = api.get("/api/monitoring/cluster")
+def cluster_table(status: int, body: Any, console: Console) -> int:
+    """Print the daemon's answer to GET /api/monitoring/cluster; the exit code."""
     if status != 200 or not isinstance(body, dict):
         console.print(f"[red]the daemon answered {status}: {escape(str(body))[:300]}[/]")
         return 2

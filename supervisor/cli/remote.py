@@ -17,23 +17,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from supervisor.cli.render import ago, escape, state_markup
 from supervisor.cli.sse_client import ServerEvent, follow
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def escape(text: str) -> str:
-    """rich's markup escape; rich is imported when a command prints, not when the CLI starts."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 EXIT = {"healthy": 0, "degraded": 1, "critical": 2}
 UNREACHABLE = 3
-STATE_STYLE = {"healthy": "green", "degraded": "yellow", "failing": "bold red",
-               "recovering": "blue", "gave_up": "bold red", "maintenance": "magenta",
-               "unknown": "dim"}
 DOWN = ("failing", "recovering", "gave_up")
 OVERALL_STYLE = {"healthy": "green", "degraded": "yellow", "critical": "bold red"}
 
@@ -76,25 +69,8 @@ class Api:
         return self.request("POST", path, body)
 
 
-def ago(epoch_s: float | None) -> str:
-    if not epoch_s:
-        return ""
-    d = max(0.0, time.time() - epoch_s)
-    if d < 60:
-        return f"{d:.0f}s ago"
-    if d < 3600:
-        return f"{d / 60:.0f}m ago"
-    if d < 86400:
-        return f"{d / 3600:.1f}h ago"
-    return f"{d / 86400:.1f}d ago"
-
-
 def _clock(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s).strftime("%H:%M:%S")
-
-
-def state_markup(text: str) -> str:
-    return f"[{STATE_STYLE.get(text, '')}]{escape(text)}[/]"
 
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -386,9 +362,9 @@ def run_command(args: Any, settings: Any) -> int:
     console = Console(highlight=False)
     try:
         if args.command == "status" and args.cluster:
-            from supervisor.cli.cluster import cluster_status
+            from supervisor.cli.cluster import cluster_table
 
-            return cluster_status(api, console)
+            return cluster_table(*api.get("/api/monitoring/cluster"), console)
         if args.command == "status":
             return status(api, console)
         if args.command == "errors":
