@@ -100,6 +100,11 @@ class Membership:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cluster")
 
+    def halt(self) -> None:
+        """Stop every round without leaving, as a crash would (the bench's dying node)."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def stop(self) -> None:
         """Leave cleanly: the key and the set member go, so nobody reports a lapse."""
         if self._task is not None:
