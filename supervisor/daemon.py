@@ -20,7 +20,7 @@ from supervisor.alerts.service import AlertService
 from supervisor.api.server import ApiServer
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
-from supervisor.cluster.wiring import ClusterNode
+from supervisor.cluster.wiring import ClusterNode, state_publisher
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
@@ -120,6 +120,7 @@ class Daemon:
         # Cluster mode (docs/cluster.md): membership in Redis, lapses, GET .../cluster.
         self.cluster = ClusterNode(self, self.monitoring.selfwatch) \
             if settings.cluster_mode else None
+        self.mqtt_states = state_publisher(self)  # SOULFRA_EVENTS_MQTT_URL
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
         self.api_url = ""
@@ -185,6 +186,10 @@ class Daemon:
             self.cluster.start()
             self.status.register("cluster", self.cluster.membership.to_dict)
             self.shutdown_hooks.insert(0, ("leave the cluster", self.cluster.stop))
+        if self.mqtt_states is not None:
+            self.mqtt_states.start()
+            self.status.register("mqttStates", self.mqtt_states.to_dict)
+            self.shutdown_hooks.insert(0, ("say offline on MQTT", self.mqtt_states.stop))
         self.notifier.ready(self.status_line())
         self.watchdog.start()
         self.reloader.start_watching()

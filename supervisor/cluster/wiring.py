@@ -13,6 +13,7 @@ from supervisor.alerts.service import AlertService
 from supervisor.clients.redis import redis_errors
 from supervisor.cluster.lapses import LapseAlerts
 from supervisor.cluster.membership import Local, Membership
+from supervisor.cluster.mqtt_states import StatePublisher
 from supervisor.cluster.record import NodeRecord
 from supervisor.cluster.view import build_view, read_view
 from supervisor.config.settings import Settings
@@ -92,3 +93,12 @@ def standalone_view(host: ClusterHost) -> dict[str, Any]:
                     services=local.services)
     return build_view(me.name, standalone=True, ttl_s=None, members=[me.name],
                       live={me.name: me}, last={}, leases={})
+
+
+def state_publisher(host: ClusterHost) -> StatePublisher | None:
+    """With SOULFRA_EVENTS_MQTT_URL: state changes retained on MQTT (with or without Redis)."""
+    url = host.settings.events_mqtt_url
+    if url is None:
+        return None
+    return StatePublisher(url.get_secret_value(), host.settings.node_name, host.bus,
+                          lambda: {n: str(st.state) for n, st in host.tracker.services.items()})
