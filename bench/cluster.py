@@ -45,6 +45,9 @@ class _Quiet:
     async def back(self, node: str, record: NodeRecord, marker: dict[str, Any]) -> None:
         return None
 
+    async def seen_back(self, node: str) -> None:
+        return None
+
 
 def _light(url: str, name: str, ttl_s: float) -> Membership:
     services = {f"svc-{i}": "healthy" for i in range(5)}

@@ -42,11 +42,13 @@ class LapseAlerts:
         self.alerts = alerts
         self.me = me
         self.ttl_s = ttl_s
+        self.fired: dict[str, str] = {}  # node -> correlation id of the lapse this node paged
 
     async def lapsed(self, node: str, last: NodeRecord | None, marker: dict[str, Any]) -> None:
         cid = str(marker.get("correlationId") or f"node_{node}")
         message = lapse_message(node, last, self.ttl_s, round(time.time() * 1000))
         service = node_service(node)
+        self.fired[node] = cid
         await self.incidents.record_error(
             service, cid, NODE_LAPSED, message,
             {"node": node, "noticedBy": self.me, "generation": marker.get("generation"),
@@ -61,6 +63,14 @@ class LapseAlerts:
             error_type=NODE_LAPSED.type, check="cluster membership", detail=message,
             affected=sorted(last.services) if last else [],
             link=self.alerts.link(service, cid), event_at=time.time()))
+
+    async def seen_back(self, node: str) -> None:
+        """The node is back, whoever says "recovered": an escalation this node began for its
+        lapse stops, and the error is marked recovered in this node's store."""
+        cid = self.fired.pop(node, None)
+        if cid is not None:
+            await self.incidents.resolve(cid, time.time(), f"node {node} rejoined")
+            await self.alerts.escalations.finish(cid, "recovered")
 
     async def back(self, node: str, record: NodeRecord, marker: dict[str, Any]) -> None:
         cid = str(marker.get("correlationId") or f"node_{node}")

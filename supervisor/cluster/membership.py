@@ -60,6 +60,10 @@ class LapseReporter(Protocol):
 
     async def back(self, node: str, record: NodeRecord, marker: dict[str, Any]) -> None: ...
 
+    async def seen_back(self, node: str) -> None:
+        """Called on every node that sees a node it knew lapsed come back (whoever sent the
+        "recovered"): what this node began for the lapse ends here too."""
+
 
 class Membership:
     def __init__(self, redis_url: str, name: str, ttl_s: float, bus: EventBus, *,
@@ -223,6 +227,7 @@ class Membership:
                 self.lapsed.discard(name)
                 self.bus.publish("node_rejoined", None, None, node=name)
                 logger.info("cluster: node {} is back", name)
+                await self._reporter.seen_back(name)
             else:
                 self.bus.publish("node_joined", None, None, node=name)
                 logger.info("cluster: node {} joined", name)

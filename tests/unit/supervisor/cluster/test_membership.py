@@ -19,6 +19,7 @@ class Reporter:
     def __init__(self) -> None:
         self.lapsed: list[tuple[str, dict[str, Any]]] = []
         self.back: list[str] = []
+        self.seen: list[tuple[str, str]] = []
 
     async def lapsed_(self, node: str, last: NodeRecord | None, marker: dict[str, Any]) -> None:
         self.lapsed.append((node, marker))
@@ -43,6 +44,9 @@ class Node:
 
     async def back(self, node: str, record: NodeRecord, marker: dict[str, Any]) -> None:
         await self.reporter.back_(node, record, marker)
+
+    async def seen_back(self, node: str) -> None:
+        self.reporter.seen.append((self.m.name, node))
 
     def events(self, type: str) -> list[str]:
         return [e.data["node"] for e in self.bus.recent if e.type == type]
@@ -75,6 +79,7 @@ async def test_a_node_that_stops_progressing_lapses_once_and_comes_back_once(red
         await a.m.round()
         await c.m.round()
         assert reporter.back == ["b"], "one recovered"
+        assert sorted(reporter.seen) == [("a", "b"), ("c", "b")], "both watchers saw it back"
         assert "b" in a.events("node_rejoined") and "b" in c.events("node_rejoined")
         # a second lapse is a new generation: reported again, once
         b.progress = False
