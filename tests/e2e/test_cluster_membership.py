@@ -51,11 +51,12 @@ def lapse_errors(nodes: list[DaemonProcess], node: str) -> list[dict[str, Any]]:
 def nodes(tmp_path: Path, redis_server: RedisServer, receiver: Receiver, listeners: Any):
     started: list[DaemonProcess] = []
 
-    def make(*names: str) -> list[DaemonProcess]:
+    def make(*names: str, env: dict[str, str] | None = None) -> list[DaemonProcess]:
         for name in names:
             port = listen(listeners, name)
             d = cluster_node(tmp_path, name, node_config(port), redis_server.url, ttl_s=TTL_S,
-                             env={"ERROR_WEBHOOK_URL": receiver.url("webhook", name)})
+                             env={"ERROR_WEBHOOK_URL": receiver.url("webhook", name),
+                                  **(env or {})})
             started.append(d)
             d.start()
         return started
@@ -153,6 +154,25 @@ def test_redis_down_leaves_local_monitoring_running_and_nodes_rejoin(nodes, redi
              in DOWN, timeout=20, what="b sees a's service down")
     status = json.loads(json.dumps(a.get("/api/monitoring/status")[1]))
     assert status["cluster"]["reachable"] is True
+
+
+@pytest.mark.timeout(120)
+def test_a_node_whose_scheduler_stalls_lapses_though_its_process_runs(nodes, receiver):
+    (a,) = nodes("a")
+    (_, b) = nodes("b", env={"SOULFRA_FAULT_INJECTION": "true",
+                             "SOULFRA_SCHEDULER_STALL_GRACE_S": "0"})
+    wait_for(lambda: alive(a) == {"a": True, "b": True}, timeout=20, what="a sees b")
+    wait_for(lambda: b.get("/api/monitoring/status")[1]["checks"]["total"] >= 2, timeout=20,
+             what="b's checks running")
+    # b's check loops keep dying for 12 s: its API answers, its checks do not run
+    assert b.post("/api/monitoring/debug/faults", {"fault": "stall_scheduler",
+                                                   "ms": 12000})[0] == 200
+    wait_for(lambda: alive(a)["b"] is False, timeout=20, what="a reports b lapsed")
+    assert b.get("/api/monitoring/status")[1]["cluster"]["renewing"] is False
+    wait_for(lambda: node_alerts(receiver, "b", "firing"), timeout=20, what="b alerted")
+    # the fault ends, b's checks run again, b renews and rejoins
+    wait_for(lambda: alive(a)["b"] is True, timeout=40, what="b back")
+    wait_for(lambda: node_alerts(receiver, "b", "recovered"), timeout=20, what="b recovered")
 
 
 @pytest.mark.timeout(60)
