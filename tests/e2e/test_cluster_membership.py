@@ -20,6 +20,9 @@ from tests.support.cluster import cluster_node
 from tests.support.helpers import ROOT, DaemonProcess, services_file, wait_for
 from tests.support.servers import RedisServer
 
+# A 3 s TTL with 1 s rounds: a daemon starved for 2 s would lapse for real. Under
+# pytest-xdist these run one after another on one worker (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("timing")
 TTL_S = 3
 DOWN = ("failing", "recovering", "gave_up")
 
