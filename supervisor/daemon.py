@@ -21,6 +21,7 @@ from supervisor.api.server import ApiServer
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.cluster.incidents import cluster_incidents
+from supervisor.cluster.wiring import ClusterNode, state_publisher
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
 from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
@@ -132,6 +133,10 @@ class Daemon:
         self.status.register("leases", self.recovery.lease_status)
         incidents = cluster_incidents(self.alerts, settings, self._shared)
         self.status.register("ingest", self.ingest.summary)
+        # Cluster mode (docs/cluster.md): membership in Redis, lapses, GET .../cluster.
+        self.cluster = ClusterNode(self, self.monitoring.selfwatch) \
+            if settings.cluster_mode else None
+        self.mqtt_states = state_publisher(self)  # SOULFRA_EVENTS_MQTT_URL
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
         self.api_url = ""
@@ -204,6 +209,14 @@ class Daemon:
                                         checks_scheduled=self.settings.error_monitoring_enabled))
             for name in to_check]
         await self._start_api()
+        if self.cluster is not None:  # after the API: its record names the API's URL
+            self.cluster.start()
+            self.status.register("cluster", self.cluster.membership.to_dict)
+            self.shutdown_hooks.insert(0, ("leave the cluster", self.cluster.stop))
+        if self.mqtt_states is not None:
+            self.mqtt_states.start()
+            self.status.register("mqttStates", self.mqtt_states.to_dict)
+            self.shutdown_hooks.insert(0, ("say offline on MQTT", self.mqtt_states.stop))
         self.notifier.ready(self.status_line())
         self.watchdog.start()
         self.reloader.start_watching()

@@ -383,6 +383,12 @@ class Alerter:
         await self._store(alert, channels, delay)
         self.svc.wake(channels)
 
+    async def send(self, alert: Alert) -> None:
+        """An alert that no local state change made (a lapsed cluster node), through the
+        same silences, storm control, routing and outbox as the others."""
+        async with self._lock:
+            await self.submit(Alert.from_dict(redact(alert.to_dict())))
+
     async def send_now(self, alert: Alert, channels: list[str]) -> None:
         """Straight to these channels (an escalation step), no window."""
         await self._store(alert, channels, 0.0)

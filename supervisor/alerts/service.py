@@ -231,6 +231,15 @@ class AlertService:
                                                      ", ".join(reached) or "no channel")
             await self.escalations.advance(row, reached)
 
+    async def send(self, alert: Alert) -> None:
+        """An alert of the cluster (a lapsed node): queued like any other when alerting is
+        on; its "recovered" ends the escalation its "firing" began."""
+        if not self.config.enabled:
+            return
+        await self.alerter.send(alert)
+        if alert.kind == "recovered" and alert.correlation_id:
+            await self.escalations.finish(alert.correlation_id, "recovered")
+
     def wake(self, channels: list[str]) -> None:
         for name in channels:
             d = self.deliverers.get(name)

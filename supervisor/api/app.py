@@ -13,6 +13,7 @@ from supervisor.api.middlewares import json_errors, require_token
 from supervisor.api.routes import (
     acks,
     alerts,
+    cluster,
     dashboard,
     error_groups,
     error_reports,
@@ -54,7 +55,7 @@ def create_app(daemon: Daemon) -> web.Application:
     for module in (health, error_reports, errors, recover, services, heartbeat, monitoring,
                    alerts, silences, acks, reload, ingest):
         app.add_routes(module.routes)
-    for module in (series, incidents, error_groups, status_page):
+    for module in (series, incidents, error_groups, status_page, cluster):
         app.add_routes(module.routes)
     for module in (stream, history, metrics, openapi, dashboard):
         app.add_routes(module.routes)

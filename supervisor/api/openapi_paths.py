@@ -191,6 +191,15 @@ PATHS: dict[str, dict[str, Op]] = {
         "get": op("The daemon's own status: uptime, memory, connections, requests, errors by "
                   "category, event-loop lag, store health (one section per contributor)"),
     },
+    "/api/monitoring/cluster": {
+        "get": op("Every node of the cluster (alive, last seen, version, API, services and "
+                  "their states) and every shared service (its state on each node, who holds "
+                  "its recovery lease and the fencing token)",
+                  description="Any node answers for the cluster, from Redis; a node that is "
+                              "not alive shows its last record with every service `unknown`. "
+                              "Without SOULFRA_CLUSTER_REDIS_URL: `standalone: true` and "
+                              "this daemon only. See docs/cluster.md."),
+    },
     "/api/monitoring/performance": {
         "get": op("Slowest checks and recoveries; average and p95 durations by check type "
                   "and strategy; SDK transactions per service and slow queries",

@@ -17,23 +17,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from supervisor.cli.render import ago, escape, state_markup
 from supervisor.cli.sse_client import ServerEvent, follow
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def escape(text: str) -> str:
-    """rich's markup escape; rich is imported when a command prints, not when the CLI starts."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 EXIT = {"healthy": 0, "degraded": 1, "critical": 2}
 UNREACHABLE = 3
-STATE_STYLE = {"healthy": "green", "degraded": "yellow", "failing": "bold red",
-               "recovering": "blue", "gave_up": "bold red", "maintenance": "magenta",
-               "unknown": "dim"}
 DOWN = ("failing", "recovering", "gave_up")
 OVERALL_STYLE = {"healthy": "green", "degraded": "yellow", "critical": "bold red"}
 
@@ -76,25 +69,8 @@ class Api:
         return self.request("POST", path, body)
 
 
-def _ago(epoch_s: float | None) -> str:
-    if not epoch_s:
-        return ""
-    d = max(0.0, time.time() - epoch_s)
-    if d < 60:
-        return f"{d:.0f}s ago"
-    if d < 3600:
-        return f"{d / 60:.0f}m ago"
-    if d < 86400:
-        return f"{d / 3600:.1f}h ago"
-    return f"{d / 86400:.1f}d ago"
-
-
 def _clock(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s).strftime("%H:%M:%S")
-
-
-def _state(text: str) -> str:
-    return f"[{STATE_STYLE.get(text, '')}]{escape(text)}[/]"
 
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -143,17 +119,17 @@ def status(api: Api, console: Console) -> int:
         if err:
             outcome = "recovered" if err["recovered"] else err.get("status", "pending")
             err_text = (f"{escape(err['message'])} [dim]({err['category']}, "
-                        f"{_ago(err['timestamp'] / 1000)}, {outcome})[/]")
+                        f"{ago(err['timestamp'] / 1000)}, {outcome})[/]")
         failure = s.get("lastFailure") or {}
         if s["status"] in DOWN and failure.get("message"):  # why it is down, then the record
             err_text = f"[bold]{escape(failure['message'])}[/]" + (
                 f"\n{err_text}" if err_text else "")
         points = lat_by.get(name, {}).get("points", [])
         up = up_by.get(name, {}).get("uptime")
-        table.add_row(escape(name), _state(s["status"]), "" if rt is None else f"{rt} ms",
+        table.add_row(escape(name), state_markup(s["status"]), "" if rt is None else f"{rt} ms",
                       sparkline([p.get("avg") for p in points],
                                 [bool(p.get("failed")) for p in points]),
-                      "" if up is None else f"{up:.2f}%", _ago(s.get("since")), err_text)
+                      "" if up is None else f"{up:.2f}%", ago(s.get("since")), err_text)
     console.print(table)
     overall = health["status"]
     console.print(f"overall: [{OVERALL_STYLE.get(overall, '')}]{overall}[/]  "
@@ -267,7 +243,7 @@ def describe(ev: ServerEvent) -> tuple[str, str, str]:
     d: dict[str, Any] = body.get("data") or {}
     t = ev.event
     if t == "state_changed":
-        line = f"{_state(d.get('previous', '?'))} → {_state(d.get('state', '?'))}"
+        line = f"{state_markup(d.get('previous', '?'))} → {state_markup(d.get('state', '?'))}"
         if d.get("reason"):
             line += f": {escape(str(d['reason']))}"
     elif t == "error_recorded":
@@ -340,8 +316,11 @@ def add_parsers(sub: Any, with_settings: Any, fn: Any) -> None:
         sp.set_defaults(fn=fn)
         return sp
 
-    remote("status", "table of services, states, latency and last error; exit 0 healthy, "
-                     "1 degraded, 2 critical, 3 unreachable")
+    st = remote("status", "table of services, states, latency and last error; exit 0 "
+                          "healthy, 1 degraded, 2 critical, 3 unreachable")
+    st.add_argument("--cluster", action="store_true",
+                    help="every node of the cluster and the shared services instead; exit 0 "
+                         "when every node is alive, 1 when one is not")
     w = remote("watch", "follow the event stream in the terminal")
     w.add_argument("--types", help="comma-separated event types (default: all)")
     w.add_argument("--service", help="only events of this service")
@@ -382,6 +361,10 @@ def run_command(args: Any, settings: Any) -> int:
     api = Api(url, token)
     console = Console(highlight=False)
     try:
+        if args.command == "status" and args.cluster:
+            from supervisor.cli.cluster import cluster_table
+
+            return cluster_table(*api.get("/api/monitoring/cluster"), console)
         if args.command == "status":
             return status(api, console)
         if args.command == "errors":

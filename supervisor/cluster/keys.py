@@ -17,6 +17,24 @@ def nodes_set() -> str:
     return f"{PREFIX}nodes"
 
 
+def node_last_key(node: str) -> str:
+    """The last record a node wrote (JSON, no TTL): what the others know of a lapsed node
+    (last seen, version, services, the generation its lapse guard is named after)."""
+    return f"{PREFIX}last:{node}"
+
+
+def lapse_key(node: str, generation: str) -> str:
+    """SET NX by the one node that records and alerts a lapse of this node generation
+    (incarnation.epoch); its value names that node."""
+    return f"{PREFIX}lapsed:{node}:{generation}"
+
+
+def down_key(node: str) -> str:
+    """Set with the lapse guard (value: the generation that lapsed); whoever deletes it once
+    the node is back sends the one "recovered"."""
+    return f"{PREFIX}down:{node}"
+
+
 def lease_key(service: str) -> str:
     """Who may recover a shared service now: lease_value(node, token), SET NX PX."""
     return f"{PREFIX}lease:{service}"

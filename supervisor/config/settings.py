@@ -83,6 +83,10 @@ class Settings(BaseSettings):
                           "alerts in one database. Unset: the local SQLite file only.")
     cluster_ttl_s: float = Field(15, ge=1, le=600, description="Seconds a node's membership "
                                  "lives without renewal; a node silent this long is lapsed.")
+    events_mqtt_url: SecretStr | None = Field(
+        None, description="mqtt://[user:password@]host:port: every state change published "
+                          "retained to soulfra/<node>/<service>/state, and soulfra/<node>/status "
+                          "online (offline by the broker, as this node's last will).")
 
     @field_validator("store_url")
     @classmethod

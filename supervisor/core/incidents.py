@@ -133,6 +133,19 @@ class IncidentRecorder:
             self._open.popitem(last=False)
         return error_id
 
+    async def record_error(self, service: str, correlation_id: str, c: Classification,
+                           message: str, context: dict[str, Any]) -> str:
+        """An error no check result explains (a lapsed cluster node), stored and published
+        like the others, opening the incident `correlation_id`."""
+        error_id = await self._insert(service, correlation_id, c, message, None, context,
+                                      source="daemon")
+        self._open.setdefault(correlation_id, error_id)
+        return error_id
+
+    async def resolve(self, correlation_id: str, at: float, reason: str) -> None:
+        """The incident is over: its errors are marked recovered, with the time it took."""
+        await self._close(correlation_id, at, reason)
+
     async def _insert(self, service: str, correlation_id: str | None, c: Classification,
                       message: str, check: str | None, context: dict[str, Any],
                       at: float | None = None, source: str = "check") -> str:

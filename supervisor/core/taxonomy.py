@@ -137,6 +137,12 @@ STORE_WRITE_FAILED = Classification("store_write_failed", Category.STORE_WRITE_F
 # The shared store (SOULFRA_STORE_URL) cannot be reached: rows queue locally until it returns.
 SHARED_STORE_DOWN = Classification("shared_store_unreachable", Category.CONNECTION_LOST,
                                    Level.EXTERNAL, Severity.HIGH)
+# Cluster mode (supervisor/cluster/): a node that stopped renewing its membership, and this
+# node's own cluster Redis out of reach.
+NODE_LAPSED = Classification("node_lapsed", Category.HEARTBEAT_MISSED, Level.SYSTEM,
+                             Severity.CRITICAL)
+CLUSTER_UNREACHABLE = Classification("cluster_unreachable", Category.CONNECTION_LOST,
+                                     Level.SYSTEM, Severity.HIGH)
 # Over MONITORING_OVERHEAD_LIMIT: intervals stretched (supervisor/observability/overhead.py).
 OVERHEAD_EXCEEDED = Classification("monitoring_overhead", Category.MONITORING_OVERHEAD,
                                    Level.SYSTEM, Severity.LOW)

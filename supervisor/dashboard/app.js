@@ -444,6 +444,7 @@ function route() {
   if (parts[0] === "errors") return groupsPage(page);
   page.hidden = true;
   document.getElementById("overview").hidden = false;
+  clusterPanel(document.getElementById("overview"));
   setupDialog();
   setupTable();
   setInterval(() => {
