@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class Lab:
         self.daemon_url = daemon_url
         self._procs: list[subprocess.Popen[bytes]] = []
         self._pid_files: list[Path] = []
+        self._undo: list[Callable[[], object]] = []
 
     def folder(self, fault: str) -> Path:
         path = self.root / fault
@@ -70,6 +72,20 @@ class Lab:
     def remember_pid_file(self, path: Path) -> None:
         self._pid_files.append(path)
 
+    def on_close(self, fn: Callable[[], object]) -> None:
+        """Run `fn` at close(), after the processes are stopped (e.g. unmount a tmpfs)."""
+        self._undo.append(fn)
+
+    def mount_tmpfs(self, where: Path, options: str) -> None:
+        """A small tmpfs (needs root), unmounted at close()."""
+        where.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"mount tmpfs on {where}: {done.stderr.strip()}")
+        self.on_close(lambda: subprocess.run(["umount", "-l", str(where)], check=False,
+                                             capture_output=True))
+
     def close(self) -> None:
         """Stop every helper (SIGTERM, SIGKILL after 3 s) and whatever a pid file names that
         is still running (a service a killed daemon could not stop)."""
@@ -89,6 +105,11 @@ class Lab:
             if pid and _is_ours(pid, path):
                 _signal_group(pid, signal.SIGCONT)
                 _signal_group(pid, signal.SIGKILL)
+        for fn in reversed(self._undo):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one failed undo must not stop the others
+                pass
 
 
 def read_pid(path: Path) -> int | None:

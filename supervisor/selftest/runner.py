@@ -27,6 +27,7 @@ from supervisor.selftest.measure import Row
 
 POLL_S = 0.1
 SETTLE_S = 1.5  # after healthy: time for a late, harmful action to show
+ALERT_WATCH_S = 4.0  # an alert-only fault is watched this long after detection
 
 
 class Runner:
@@ -125,7 +126,8 @@ class Runner:
         healthy_at: float | None = None
         last_inject, undone, gave_up = since, False, False
         target = setup.target
-        while time.time() - since < self.bound_s and not self.stopping.is_set():
+        bound = fault.bound_s or self.bound_s
+        while time.time() - since < bound and not self.stopping.is_set():
             svc = self.daemon.service(target)
             if detected is None:
                 found = measure.detection(svc, since)
@@ -144,6 +146,8 @@ class Runner:
                         fault.outcome != "flap" or breaker_open):
                     setup.undo()
                     undone = True
+                elif fault.outcome == "alert" and time.time() - detected > ALERT_WATCH_S:
+                    break  # shown; what matters now is that nothing was done about it
                 elif self._healed(fault, setup, svc, detected, gave_up):
                     healthy_at = time.time()
                     break

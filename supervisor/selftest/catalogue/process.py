@@ -177,5 +177,5 @@ FAULTS = [
           ("NETWORK_TIMEOUT",), RESTART, dependency_down,
           quick=True),
     Fault("flapping", "/health fails again after every repair until the breaker opens",
-          ("SERVICE_UNAVAILABLE",), "signal", flapping, outcome="flap"),
+          ("SERVICE_UNAVAILABLE",), "signal", flapping, outcome="flap", bound_s=120),
 ]
