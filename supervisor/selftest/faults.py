@@ -45,6 +45,9 @@ class Setup:
     may_act_on: set[str] | None = None
     # Harm only the fault can see (a file outside the configured paths deleted): its names.
     harm: Callable[[], list[str]] | None = None
+    # The fault is there from the daemon's start (inject does nothing): it is measured from
+    # then, and the service counts as ready when degraded.
+    present_at_start: bool = False
     # The same watch as a Monit control-file block ("check process ..."), or None when Monit
     # has no equivalent; bench/ runs it against Monit in the same run.
     monit: str | None = None

@@ -52,7 +52,8 @@ def detected_as(service: dict[str, Any], since: float) -> str:
     for r in sorted(service.get("lastResults", []), key=lambda r: r["at"]):
         if r["at"] / 1000 >= since and r["kind"] != "healthy":
             return str(r["kind"])
-    return ""
+    found = detection(service, since)
+    return found[1] if found else ""
 
 
 def matches(label: str, wanted: tuple[str, ...]) -> bool:
