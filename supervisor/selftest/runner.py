@@ -215,7 +215,8 @@ def verdict_problems(fault: Fault, row: Row, detected: bool, healthy: bool,
         out.append("not healthy again within the bound")
     if fault.outcome == "flap" and detected and not gave_up:
         out.append("the breaker never opened")
-    if fault.strategy and row.healed_by != fault.strategy and fault.outcome != "alert":
+    if detected and fault.strategy and row.healed_by != fault.strategy and \
+            fault.outcome != "alert":
         out.append(f"healed by {row.healed_by or 'nothing'}, expected {fault.strategy}")
     if fault.outcome in ("degrade", "alert") and row.actions:
         out.append(f"acted on ({row.actions} actions) where it should not")

@@ -106,8 +106,10 @@ def postgres_refused(lab: Lab) -> Setup:
     initdb = find_binary("initdb")
     assert initdb is not None
     bindir = Path(os.path.realpath(initdb)).parent
-    # Not under the lab's folder: that is closed to the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="soulfra-selftest-pg-"))
+    # Not under the lab's folder (nor TMPDIR, which may be private): closed to the postgres
+    # user that the server runs as when we are root.
+    folder = Path(tempfile.mkdtemp(prefix="soulfra-selftest-pg-",
+                                   dir="/tmp" if os.geteuid() == 0 else None))
     lab.on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
@@ -115,9 +117,12 @@ def postgres_refused(lab: Lab) -> Setup:
     pwfile.write_text("selftest\n")
     if os.geteuid() == 0:
         shutil.chown(pwfile, "postgres", "postgres")
-    subprocess.run([*_as_postgres(), str(bindir / "initdb"), "-D", str(folder / "data"),
-                    "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
-                    "--no-sync", "-E", "UTF8"], check=True, capture_output=True, cwd=folder)
+    made = subprocess.run([*_as_postgres(), str(bindir / "initdb"), "-D", str(folder / "data"),
+                           "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                           "--no-sync", "-E", "UTF8"], capture_output=True, text=True,
+                          cwd=folder)
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed: {made.stderr.strip()[-300:]}")
     port = free_port()
     pid_file = lab.folder("postgres") / "postgres.pid"
     lab.remember_pid_file(pid_file, marker=str(folder))
