@@ -96,6 +96,29 @@ def mqtt_last_will(lab: Lab) -> Setup:
     return Setup({"mqtt-will": svc}, "mqtt-will", lambda: kill(svc, signal.SIGSTOP), monit=None)
 
 
+def mqtt_broker_killed(lab: Lab) -> Setup:
+    """The broker dies under a worker that announces itself on it: the broker is restarted,
+    the worker reconnects by itself and must not be restarted."""
+    port = free_port()
+    folder = lab.folder("mqtt-broker")
+    conf = folder / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    pid_file = folder / "mosquitto.pid"
+    lab.remember_pid_file(pid_file, marker=str(conf))
+    broker = {"checks": [{"type": "mqtt", "broker": f"mqtt://127.0.0.1:{port}"}], **COMMON,
+              "ladder": ["restart"],
+              "restart": {"command": [find_binary("mosquitto") or "mosquitto", "-c", str(conf)],
+                          "pidFile": str(pid_file), "autoStart": True, "stopOnExit": True,
+                          "stopTimeout": 2000}}
+    topic = "selftest/broker-worker/status"
+    worker = lab.service("mqtt-worker", "--mqtt-port", str(port), "--mqtt-topic", topic,
+                         dependsOn=["mqtt-broker"])
+    return Setup({"mqtt-broker": broker, "mqtt-worker": worker}, "mqtt-broker",
+                 lambda: kill(broker, signal.SIGKILL),
+                 monit=f"check process mqtt-broker with pidfile {pid_file}\n"
+                       f"  if failed host 127.0.0.1 port {port} protocol mqtt then restart\n")
+
+
 def _as_postgres() -> list[str]:
     if os.geteuid() != 0:
         return []
@@ -148,6 +171,9 @@ FAULTS = [
           needs=("redis-server",), quick=True),
     Fault("mqtt-will", "a worker freezes; its broker publishes its last will",
           ("CONNECTION_LOST",), RESTART, mqtt_last_will, needs=("mosquitto",)),
+    Fault("mqtt-broker", "SIGKILL of the MQTT broker under a worker connected to it",
+          ("PROCESS_EXITED", "CONNECTION_LOST"), RESTART, mqtt_broker_killed,
+          needs=("mosquitto",)),
     Fault("postgres", "SIGKILL of PostgreSQL (connections refused)",
           ("PROCESS_EXITED", "SERVICE_UNAVAILABLE"), RESTART, postgres_refused,
           needs=("initdb", "postgres"), quick=True),
