@@ -80,6 +80,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Terminated):
         print("\nselftest interrupted: cleaning up", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RuntimeError as exc:  # the daemon under test did not start: nothing to measure
+        print(f"selftest: {exc}", file=sys.stderr)
+        return 1
     finally:
         # A second Ctrl-C must not cut the cleanup short.
         interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)

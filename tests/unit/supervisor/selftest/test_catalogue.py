@@ -44,3 +44,18 @@ def test_the_table_shows_each_row_its_reason_and_a_summary():
     assert not all_passed(rows)
     assert all_passed([rows[0], rows[2]])
     assert not all_passed([rows[2]])  # nothing ran: nothing was shown
+
+
+def test_the_selftest_and_its_service_ship_in_the_package():
+    """pyproject's package list finds them: selftest works from a pip install, outside a
+    checkout (the throwaway service is `python -m supervisor.selftest.service`)."""
+    import tomllib
+    from pathlib import Path
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[4]
+    include = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    found = find_packages(str(root), include=include)
+    assert {"supervisor.selftest", "supervisor.selftest.catalogue"} <= set(found)
