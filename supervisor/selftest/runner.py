@@ -201,6 +201,7 @@ class Runner:
         row.harmful = measure.harmful(by_service, allowed)
         if setup.harm is not None:
             row.harmful += setup.harm()
+        row.not_held = sorted(n for n in setup.held if not measure.waited(by_service[n]))
 
 
 def verdict_problems(fault: Fault, row: Row, detected: bool, healthy: bool,
@@ -224,4 +225,6 @@ def verdict_problems(fault: Fault, row: Row, detected: bool, healthy: bool,
         out.append(f"{row.actions} actions, at most {fault.max_actions} expected")
     if row.harmful:
         out.append("harmful: " + ", ".join(row.harmful))
+    if row.not_held:
+        out.append("not seen waiting for its dependency: " + ", ".join(row.not_held))
     return out

@@ -100,3 +100,14 @@ def test_a_flapping_fault_must_open_the_breaker():
     assert verdict_problems(flap, row, True, True, gave_up=False) == [
         "the breaker never opened"]
     assert verdict_problems(flap, row, True, True, gave_up=True) == []
+
+
+def test_a_dependent_must_be_seen_waiting_for_its_dependency():
+    skipped = {"id": "RC_9", "createdAt": 11.0, "status": "skipped", "dryRun": False,
+               "attempts": [], "message": "waiting for dependency db to recover"}
+    assert measure.waited([skipped])
+    assert not measure.waited([_run("RC_1", 11.0)])
+    row = Row("f", detected_as="process_exited (PROCESS_EXITED)", healed_by="restart_command",
+              not_held=["app"])
+    assert verdict_problems(_fault(), row, True, True, False) == [
+        "not seen waiting for its dependency: app"]
