@@ -35,10 +35,13 @@ class Row:
         return asdict(self)
 
 
-def detection(service: dict[str, Any], since: float) -> tuple[float, str] | None:
-    """(when, to which state) of the first transition away from healthy after `since`."""
+def detection(service: dict[str, Any], since: float,
+              states: tuple[str, ...] = DOWN) -> tuple[float, str] | None:
+    """(when, to which state) of the first transition away from healthy after `since`, into
+    one of `states` (a fault present from the start looks for its own: its service may well
+    be refused while it boots)."""
     for t in sorted(service.get("transitions", []), key=lambda t: t["at"]):
-        if t["at"] / 1000 >= since and t["to"] in DOWN:
+        if t["at"] / 1000 >= since and t["to"] in states:
             return t["at"] / 1000, str(t["to"])
     return None
 

@@ -148,11 +148,13 @@ class Runner:
         while time.time() - began < bound and not self.stopping.is_set():
             svc = self.daemon.service(target)
             if detected is None:
-                found = measure.detection(svc, since)
+                found = measure.detection(svc, since, ("degraded",) if setup.present_at_start
+                                          else measure.DOWN)
                 if found:
                     detected = found[0]
                     row.detect_s = round(detected - since, 2)
-                    row.detected_as = measure.detected_as(svc, since)
+                    row.detected_as = found[1] if setup.present_at_start else \
+                        measure.detected_as(svc, since)
             if detected is not None:
                 breaker_open = bool(svc["recovery"]["breaker"]["open"])
                 gave_up = gave_up or breaker_open
