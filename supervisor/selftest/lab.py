@@ -8,12 +8,14 @@ lab only remembers their pid files so that `close()` can kill what a killed daem
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,24 @@ class Lab:
                         "stopTimeout": 2000}}
         entry.update(overrides)
         return entry
+
+    def impostor(self, entry: dict[str, Any]) -> str | None:
+        """For a throwaway service's entry: why its port is answered by another process than
+        the one its pid file names (a port taken by someone else between our pick and its
+        start: then the daemon would be watching a stranger), or None."""
+        command = entry.get("restart", {}).get("command", [])
+        if "supervisor.selftest.service" not in command or "port" not in entry:
+            return None
+        mine = read_pid(Path(entry["restart"]["pidFile"]))
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{entry['port']}/health",
+                                        timeout=2) as resp:
+                answered = json.loads(resp.read()).get("pid")
+        except (OSError, ValueError):
+            return None  # not answering is the daemon's to find
+        if answered != mine:
+            return f"port {entry['port']} is answered by pid {answered}, not ours ({mine})"
+        return None
 
     def spawn(self, argv: list[str], name: str, env: dict[str, str] | None = None
               ) -> subprocess.Popen[bytes]:

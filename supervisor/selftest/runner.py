@@ -111,8 +111,12 @@ class Runner:
                     return
                 setup = self.setups[fault.name]
                 not_ready = sorted(set(setup.services) - ready)
+                strangers = [why for e in setup.services.values()
+                             if (why := self.lab.impostor(e))]
                 if not_ready:
                     row = Row(fault.name, why=f"never healthy before the fault: {not_ready}")
+                elif strangers:
+                    row = Row(fault.name, why="; ".join(strangers))
                 else:
                     try:
                         row = self._observe(fault, setup)

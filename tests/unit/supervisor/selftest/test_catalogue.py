@@ -59,3 +59,39 @@ def test_the_selftest_and_its_service_ship_in_the_package():
         "packages"]["find"]["include"]
     found = find_packages(str(root), include=include)
     assert {"supervisor.selftest", "supervisor.selftest.catalogue"} <= set(found)
+
+
+def test_a_port_answered_by_another_process_is_named(tmp_path):
+    """Another run took the port between our pick and the service's start: the daemon would
+    watch a stranger, so the row says so instead of 'not detected'."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from supervisor.selftest.lab import Lab
+
+    class Stranger(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"status": "ok", "pid": 4242}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Stranger)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        lab = Lab(tmp_path, "http://127.0.0.1:1")
+        entry = lab.service("svc")
+        entry["port"] = server.server_address[1]
+        (tmp_path / "svc" / "service.pid").write_text("777\n")
+        assert lab.impostor(entry) == \
+            f"port {entry['port']} is answered by pid 4242, not ours (777)"
+        (tmp_path / "svc" / "service.pid").write_text("4242\n")
+        assert lab.impostor(entry) is None
+    finally:
+        server.shutdown()
+        server.server_close()
