@@ -84,6 +84,14 @@ class Fault:
 def missing_need(need: str) -> str | None:
     if need == "root":
         return None if os.geteuid() == 0 else "needs root (to mount a small tmpfs)"
+    if need == "postgres-user":  # as root, PostgreSQL runs as this user (it refuses root)
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return None if os.geteuid() != 0 else "needs a postgres user to run PostgreSQL as"
+        return None
     if need.startswith("python:"):
         module = need.removeprefix("python:")
         return None if importlib.util.find_spec(module) else f"needs the Python module {module}"

@@ -173,5 +173,5 @@ FAULTS = [
           needs=("mosquitto",)),
     Fault("postgres", "SIGKILL of PostgreSQL (connections refused)",
           ("PROCESS_EXITED", "SERVICE_UNAVAILABLE"), RESTART, postgres_refused,
-          needs=("initdb", "postgres"), quick=True),
+          needs=("initdb", "postgres", "postgres-user"), quick=True),
 ]
