@@ -128,7 +128,8 @@ def postgres_refused(lab: Lab) -> Setup:
     bindir = Path(os.path.realpath(initdb)).parent
     # Not under the lab's folder (nor TMPDIR, which may be private): closed to the postgres
     # user that the server runs as when we are root.
-    folder = Path(tempfile.mkdtemp(prefix="soulfra-selftest-pg-",
+    # Named after the run's folder, so that a leftover is traceable to its run.
+    folder = Path(tempfile.mkdtemp(prefix=f"{lab.root.parent.name}-pg-",
                                    dir="/tmp" if os.geteuid() == 0 else None))
     lab.on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     if os.geteuid() == 0:
