@@ -25,7 +25,9 @@ from recovery_strategies.base import Outcome, RecoveryContext, RecoveryStrategy,
 
 class DiskCleanupConfig(StrategyConfig):
     strategy: Literal["disk_cleanup"] = "disk_cleanup"
-    directories: list[str] = Field(min_length=1, description="Absolute directories to clean.")
+    directories: list[str] = Field(min_length=1, description="Absolute directories to clean.",
+                                   json_schema_extra={"items": {"type": "string",
+                                                                "pattern": "^/"}})
     patterns: list[str] = Field(default_factory=lambda: ["*"],
                                 description="Globs on the file name or the path relative to "
                                             "the directory, e.g. *.log or archive/*.gz.")

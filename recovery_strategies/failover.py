@@ -41,7 +41,8 @@ class FailoverConfig(StrategyConfig):
     backends: list[Backend] = Field(min_length=2, description="The first is the primary.")
     redis_url: str | None = Field(default=None, alias="redisUrl", pattern=r"^rediss?://")
     key: str | None = Field(default=None, description="Redis key holding the active value.")
-    file: str | None = Field(default=None, description="File holding the active value.")
+    file: str | None = Field(default=None, description="File holding the active value.",
+                             json_schema_extra={"pattern": "^/"})
     mqtt_url: str | None = Field(default=None, alias="mqttUrl",
                                  description="Broker, mqtt://host:1883, for a retained topic.")
     topic: str | None = Field(default=None, description="Retained MQTT topic holding the "

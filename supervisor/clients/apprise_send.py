@@ -23,6 +23,9 @@ CODE = re.compile(r"error=(\d{3,5})\b|\b(?:HTTP|status(?: code)?)[ =:]+(\d{3})\b
 NO_ANSWER = re.compile(r"connection|timed? ?out|refused|ssl|certificate|name resolution", re.I)
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 TYPES = ("info", "success", "warning", "failure")
+# What services.schema.json can say of an Apprise URL: a scheme, then ://. Which schemes and
+# what follows them is for Apprise's plugins to say (check_url).
+URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 
 
 @dataclass

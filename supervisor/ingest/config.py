@@ -18,7 +18,9 @@ class ErrorReportingConfig(BaseModel):
                                                "assigned once and kept in the store.")
     keys: list[str] = Field(default_factory=list,
                             description="Public keys this service may report with (16-64 "
-                                        "letters, digits, - or _); default: a generated one.")
+                                        "letters, digits, - or _); default: a generated one.",
+                            json_schema_extra={"items": {"type": "string",
+                                                         "pattern": KEY.pattern}})
     rate_limit: float | None = Field(None, gt=0, alias="rateLimit",
                                      description="Events per second accepted (sustained); "
                                                  "default SOULFRA_INGEST_RATE_LIMIT.")

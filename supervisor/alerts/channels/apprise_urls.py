@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from supervisor.alerts.channels import registry
 from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.message import Alert, clip, rank
-from supervisor.clients.apprise_send import AppriseSender, Outcome, check_url
+from supervisor.clients.apprise_send import URL_PATTERN, AppriseSender, Outcome, check_url
 from supervisor.clients.http import HttpClient
 
 NOTIFY_TYPE = {"firing": "failure", "gave_up": "failure", "escalated": "failure",
@@ -32,7 +32,8 @@ def to_answer(outcome: Outcome, url: str) -> Answer:
 class AppriseConfig(ChannelConfig):
     type: Literal["apprise"] = "apprise"
     url: SecretStr = Field(description="An Apprise URL (ntfy://, tgram://, pagerduty://, "
-                                       "workflows://, pover://, matrix://, ...); a secret.")
+                                       "workflows://, pover://, matrix://, ...); a secret.",
+                        json_schema_extra={"pattern": URL_PATTERN})
     format: Literal["text", "markdown"] = Field("text", description="How the body is sent.")
 
     @field_validator("url")

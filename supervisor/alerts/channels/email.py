@@ -71,6 +71,10 @@ def parse_smtp_url(url: str) -> SmtpServer:
                       verify=query.get("verify", "true").lower() in TRUE)
 
 
+# What the schema says of an address (stricter than _address: no spaces around it).
+ADDRESS_PATTERN = r"^[^\s,;<>]+@(?:[^\s,;<>@]*\.[^\s,;<>@]*|localhost)$"
+
+
 def _address(value: str) -> str:
     value = value.strip()
     local, _, domain = value.rpartition("@")
@@ -84,11 +88,15 @@ class EmailConfig(ChannelConfig):
     type: Literal["email"] = "email"
     url: SecretStr | None = Field(  # type: ignore[assignment]
         None, description="smtp://user:password@host:port (smtps://, ?starttls=true, ?from=); "
-                          "a secret. Default: SOULFRA_SMTP_URL.")
-    to: list[str] = Field(min_length=1, description="Recipients.")
+                          "a secret. Default: SOULFRA_SMTP_URL.",
+        json_schema_extra={"pattern": "^smtps?://"})
+    to: list[str] = Field(min_length=1, description="Recipients.",
+                          json_schema_extra={"items": {"type": "string",
+                                                       "pattern": ADDRESS_PATTERN}})
     sender: str | None = Field(None, alias="from",
                                description="From address; default: the URL's ?from= or "
-                                           "soulfra-supervisor@<host name>.")
+                                           "soulfra-supervisor@<host name>.",
+                               json_schema_extra={"pattern": ADDRESS_PATTERN})
     subject_prefix: str = Field("", alias="subjectPrefix", max_length=50)
     ca_file: str | None = Field(None, alias="caFile",
                                 description="PEM certificates to trust for the SMTP server "

@@ -19,11 +19,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from supervisor.alerts.channels import registry
 from supervisor.alerts.channels.base import Answer, Channel, ChannelConfig
 from supervisor.alerts.message import Alert, clip
-from supervisor.clients.apprise_send import AppriseSender, check_url
+from supervisor.clients.apprise_send import URL_PATTERN, AppriseSender, check_url
 from supervisor.clients.http import HttpClient
 from supervisor.core.taxonomy import Severity
 
 NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
+SEPARATORS = r"[\s().-]"  # dropped before NUMBER is matched
+# NUMBER with the separators still in it, for services.schema.json
+NUMBER_PATTERN = rf"^{SEPARATORS}*\+?(?:{SEPARATORS}*[0-9]){{6,15}}{SEPARATORS}*$"
 PAGES = ("firing", "gave_up", "escalated", "test")
 SMS_CHARS = 320  # two SMS segments
 
@@ -35,9 +38,12 @@ def masked(number: str) -> str:
 class PhoneConfig(ChannelConfig):
     type: Literal["phone"] = "phone"
     url: SecretStr = Field(description="Apprise URL template with {phone}; a secret. Default: "
-                                       "SOULFRA_PHONE_URL.")
-    number: str = Field(description="E.164, e.g. +15551234567")
-    min_severity: Severity = Field(Severity.CRITICAL, alias="minSeverity")
+                                       "SOULFRA_PHONE_URL.",
+                           json_schema_extra={"pattern": URL_PATTERN + r".*\{phone\}"})
+    number: str = Field(description="E.164, e.g. +15551234567",
+                        json_schema_extra={"pattern": NUMBER_PATTERN})
+    # strict=False as in ChannelConfig: "high" in JSON is Severity.HIGH (strict refused it)
+    min_severity: Severity = Field(Severity.CRITICAL, alias="minSeverity", strict=False)
     max_per_hour: int = Field(4, ge=1, le=60, alias="maxPerHour")
 
     @field_validator("url")
@@ -50,7 +56,7 @@ class PhoneConfig(ChannelConfig):
     @field_validator("number")
     @classmethod
     def _number(cls, number: str) -> str:
-        number = re.sub(r"[\s().-]", "", number)
+        number = re.sub(SEPARATORS, "", number)
         if not NUMBER.match(number):
             raise ValueError("must be a phone number in E.164 form, e.g. +15551234567")
         return number

@@ -191,3 +191,12 @@ def test_apprise_and_phone_config_errors_name_the_field() -> None:
     assert "channels[2].url: must contain {phone}" in text
     assert "channels[3].number: must be a phone number in E.164 form" in text
     assert "token-abc" not in text and "not-a-token" not in text
+
+
+def test_a_phone_channel_takes_min_severity_as_written_in_services_json() -> None:
+    from supervisor.config.services import parse_config
+
+    config = parse_config({"errorMonitoring": {"services": {}, "alerts": {"channels": [
+        {"type": "phone", "url": "json://127.0.0.1:1/{phone}", "number": "+15551234567",
+         "minSeverity": "high"}]}}})
+    assert config.error_monitoring.alerts.channels[0].min_severity == "high"
