@@ -3,6 +3,7 @@
     bench/run                      every scenario, every peer, then docs/benchmarks.md + chart
     bench/run crash hang --repeat 3 --peers monit,soulfra-supervisor
     bench/run --report-only bench/results/<run>.json
+    bench/run false-alarms         healthy services under stress: every failure is a false one
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from typing import Any
 
 import psutil
 
-from bench import faults, idle, push, report, scale
+from bench import false_alarms, faults, idle, push, report, scale
 from bench.peers import LIMITS, PEERS, Checks, Soulfra, peer_versions, peers_missing
 from bench.procs import Reaper, become_subreaper
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push")
+SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push", "false-alarms")
 
 
 def _pairs(text: str) -> list[tuple[int, float]]:
@@ -56,6 +57,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="s of sampling (at least 2 intervals are used)")
     p.add_argument("--scale", type=_pairs, default=_pairs("1000@10,10000@30"),
                    help="paths@interval pairs for scenarios 5-6")
+    p.add_argument("--fa-window", type=float, default=30.0,
+                   help="false-alarms: s of each stress condition")
+    p.add_argument("--fa-services", type=int, default=3,
+                   help="false-alarms: supervised services per group (plain, slow)")
+    p.add_argument("--fa-endpoints", type=_pairs, default=_pairs("1000@2"),
+                   help="false-alarms: endpoints@interval checked all along")
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md",
                    help="report to regenerate (the chart goes beside it)")
@@ -167,6 +174,11 @@ class Run:
                                 lambda p=paths, i=interval, n=name: scale.run(
                                     PEERS[n], self.reaper, self.workdir / f"scale-{p}-{n}", p,
                                     self.checks(i), 2 * i, stalls, plain))
+        if "false-alarms" in a.scenarios and "soulfra-supervisor" in a.peers:
+            [(endpoints, every)] = a.fa_endpoints[:1]
+            self.record("false-alarms", "soulfra-supervisor", None, lambda: false_alarms.run(
+                self.reaper, self.workdir / "false-alarms", self.checks(), a.fa_services,
+                endpoints, every, a.fa_window))
         if "push" in a.scenarios and "soulfra-supervisor" in a.peers:
             self.record("push", "soulfra-supervisor", None, lambda: push.run(
                 self.reaper, self.workdir / "push", a.repeat, a.bound))

@@ -151,7 +151,8 @@ class Soulfra(Peer):
             [sys.executable, *prof, "-m", "supervisor", "run", "--config", str(config),
              "--port", str(port), "--data-dir", str(data)], self.workdir / f"{self.name}.log",
             env={**os.environ, "SOULFRA_LOG_FORMAT": "json", **env}, cwd=self.root)
-        api = f"http://127.0.0.1:{port}/api/monitoring/health"
+        self.base = f"http://127.0.0.1:{port}"
+        api = f"{self.base}/api/monitoring/health"
         self.api = api
         assert self.proc is not None
         proc = self.proc
@@ -161,13 +162,17 @@ class Soulfra(Peer):
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
         return port
 
-    def supervise(self, targets: list[Target], checks: Checks) -> None:
-        services = {t.name: {
+    def target_entry(self, t: Target, checks: Checks) -> dict[str, object]:
+        """The services.json entry of a demo service the daemon starts, checks, restarts."""
+        return {
             "port": t.port, "healthCheckPath": "/health",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
             "errorThreshold": 1, "successThreshold": 1, "autoRestart": True, **self._reuse(),
             "restart": {"command": t.argv(), "pidFile": str(t.pid_file), "autoStart": True,
-                        "stopOnExit": True, "stopTimeout": 2000}} for t in targets}
+                        "stopOnExit": True, "stopTimeout": 2000}}
+
+    def supervise(self, targets: list[Target], checks: Checks) -> None:
+        services = {t.name: self.target_entry(t, checks) for t in targets}
         self._run(self._config(services), {}, 60 + len(targets))
 
     def watch_paths(self, port: int, paths: int, checks: Checks) -> None:
