@@ -234,6 +234,10 @@ class Monit(Peer):
                 f" with timeout {timeout} seconds then restart\n")
         self._run("\n".join(parts))
 
+    def watch_blocks(self, blocks: list[str], cycle_s: float) -> None:
+        """Run Monit on control-file blocks written elsewhere (the fault zoo's)."""
+        self._run("\n".join([self._header(Checks(cycle_s, cycle_s)), *blocks]))
+
     def watch_paths(self, port: int, paths: int, checks: Checks) -> None:
         timeout = max(1, math.ceil(checks.timeout_s))
         parts = [self._header(checks)]
