@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from supervisor.cli.remote import add_parsers
 
     add_parsers(sub, with_settings, cmd_remote)
+    from supervisor.cli.selftest import add_parser as add_selftest
+
+    add_selftest(sub)
     alert = sub.add_parser("alert", help="alert channels")
     alert_sub = alert.add_subparsers(dest="alert_command", required=True)
     at = alert_sub.add_parser("test", help="send a test message to every channel (or CHANNEL) "

@@ -184,7 +184,8 @@ class RecoveryRunner:
             grace_s = self.plans[service].startup_grace_ms / 1000
             ok, verify_message = await verify_healthy(
                 service, details.get("pid"), grace_s, scheduler=self.scheduler,
-                tracker=self.tracker, processes=self.processes)
+                tracker=self.tracker, processes=self.processes,
+                spec=self.plans[service].process_spec)
             message = f"{message}; {verify_message}"
         elif ok:
             message = f"{message}; not verified: {strategy.name} does not heal {service} itself"

@@ -10,6 +10,7 @@ import time
 from supervisor.core.scheduler import Scheduler
 from supervisor.core.state import StateTracker
 from supervisor.processes.manager import ProcessManager
+from supervisor.processes.spec import ProcessSpec
 
 VERIFY_POLL_S = 0.25
 
@@ -22,9 +23,13 @@ async def passes_now(service: str, scheduler: Scheduler) -> bool:
 
 async def verify_healthy(service: str, pid: int | None, grace_s: float, *,
                          scheduler: Scheduler, tracker: StateTracker,
-                         processes: ProcessManager) -> tuple[bool, str]:
+                         processes: ProcessManager,
+                         spec: ProcessSpec | None = None) -> tuple[bool, str]:
     """Check again until a round of checks passes, within the startup grace; fail at once
-    when the process that the attempt started (`pid`) exits meanwhile."""
+    when the process that the attempt started (`pid`) exits meanwhile, or, for a step that
+    starts none (a file repaired, a stale lock removed), when the service's process that the
+    daemon runs is not running at all: waiting the grace for it cannot help, the next step
+    (a restart) can."""
     started = time.monotonic()
     deadline = started + grace_s
     while True:
@@ -34,6 +39,9 @@ async def verify_healthy(service: str, pid: int | None, grace_s: float, *,
             return False, f"process {pid} exited during startup"
         if passed:
             return True, f"verified healthy after {time.monotonic() - started:.1f} s"
+        if pid is None and spec is not None and service in processes.started_at and \
+                processes.pid_of(service, spec) is None:
+            return False, f"no process of {service} is running (this step starts none)"
         if time.monotonic() >= deadline:
             why = st.last_failure.message if st.last_failure else "still failing"
             return False, f"not healthy within the startup grace ({grace_s:g} s): {why}"

@@ -1,0 +1,37 @@
+"""Small verbs the faults are written in: signal a service's process, ask the service to
+misbehave, read a pid file. Real actions only; nothing here simulates a fault."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from supervisor.selftest.lab import read_pid
+
+
+def base_url(entry: dict[str, Any]) -> str:
+    return f"http://127.0.0.1:{entry['port']}"
+
+
+def pid_file(entry: dict[str, Any]) -> Path:
+    return Path(entry["restart"]["pidFile"])
+
+
+def kill(entry: dict[str, Any], sig: int) -> None:
+    """Signal the service's process (the pid its pid file names)."""
+    pid = read_pid(pid_file(entry))
+    if pid is None:
+        raise RuntimeError(f"no pid in {pid_file(entry)}: the service is not running")
+    os.kill(pid, sig)
+
+
+def post(url: str, timeout: float = 3.0) -> None:
+    """POST to the service (an order to misbehave, or to stop)."""
+    req = urllib.request.Request(url, data=b"", method="POST")
+    urllib.request.urlopen(req, timeout=timeout).close()
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)

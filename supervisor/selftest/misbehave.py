@@ -1,0 +1,99 @@
+"""What the throwaway service does besides answering: work that progresses (a counter and a
+queue), and the misbehaviours a fault turns on (leaks, a deadlock, slowness, silence).
+
+One `Behaviour` object per service process holds all of it, so the HTTP handler only reads and
+flips its fields; nothing here is process-wide except the threads it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.request
+from typing import Any
+
+
+class Behaviour:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.failing = False
+        self.slow_ms = 0.0
+        self.requests = 0
+        self.reloads = 0
+        self.reconnects = 0
+        self.processed = 0
+        self.queued = 0
+        self.progress_stalled = False
+        self.queue_stalled = False
+        self.beating = True
+        self.errors_thrown = 0
+        self._deadlock = threading.Event()  # set: every /health waits forever on `_never`
+        self._never = threading.Event()
+        self._leaked: list[bytes] = []
+        self._fds: list[int] = []
+
+    # -- work that advances by itself --------------------------------------------------
+    def start_work(self) -> None:
+        threading.Thread(target=self._work, name="work", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            time.sleep(0.1)
+            if not self.progress_stalled:
+                self.processed += 1
+            self.queued += 1  # a producer adds work ...
+            if not self.queue_stalled:
+                self.queued = 0  # ... and the consumer drains it
+
+    def stats(self) -> dict[str, Any]:
+        return {"processed": self.processed, "queued": self.queued}
+
+    # -- faults ------------------------------------------------------------------------
+    def deadlock(self) -> None:
+        self._deadlock.set()
+
+    def wait_if_deadlocked(self) -> None:
+        """A handler that takes a lock nobody releases: alive, accepting, never answering."""
+        if self._deadlock.is_set():
+            self._never.wait()
+
+    def leak_memory(self, mb_per_s: float) -> None:
+        def grow() -> None:
+            while True:
+                self._leaked.append(b"x" * (1 << 20))  # written, so it is resident
+                time.sleep(1 / mb_per_s)
+        threading.Thread(target=grow, name="leak", daemon=True).start()
+
+    def leak_fds(self, count: int) -> None:
+        for _ in range(count):
+            self._fds.append(os.open(os.devnull, os.O_RDONLY))
+
+    def throw(self, count: int, every_s: float) -> None:
+        """Unhandled exceptions in threads, as a worker whose jobs keep crashing."""
+        def loop() -> None:
+            for i in range(count):
+                threading.Thread(target=_crash, args=(i,), name=f"job-{i}").start()
+                self.errors_thrown += 1
+                time.sleep(every_s)
+        threading.Thread(target=loop, name="thrower", daemon=True).start()
+
+    # -- a cron job's check-ins --------------------------------------------------------
+    def beat_to(self, url: str, every_s: float) -> None:
+        def loop() -> None:
+            while True:
+                if self.beating:
+                    try:
+                        req = urllib.request.Request(url, data=json.dumps(
+                            {"processed": self.processed}).encode(), method="POST",
+                            headers={"Content-Type": "application/json"})
+                        urllib.request.urlopen(req, timeout=2).close()
+                    except OSError:
+                        pass  # the daemon may be restarting; the next beat tries again
+                time.sleep(every_s)
+        threading.Thread(target=loop, name="beats", daemon=True).start()
+
+
+def _crash(i: int) -> None:
+    raise RuntimeError(f"selftest job {i % 3} failed: ledger row locked")
