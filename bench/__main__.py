@@ -4,6 +4,7 @@
     bench/run crash hang --repeat 3 --peers monit,soulfra-supervisor
     bench/run --report-only bench/results/<run>.json
     bench/run false-alarms         healthy services under stress: every failure is a false one
+    bench/run zoo --repeat 3       the fault zoo (supervisor/selftest/catalogue), Monit beside it
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import Any
 
 import psutil
 
-from bench import false_alarms, faults, idle, push, report, scale
+from bench import false_alarms, faults, idle, push, report, scale, zoo
 from bench.peers import LIMITS, PEERS, Checks, Soulfra, peer_versions, peers_missing
 from bench.procs import Reaper, become_subreaper
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push", "false-alarms")
+SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push", "false-alarms",
+             "zoo")
 
 
 def _pairs(text: str) -> list[tuple[int, float]]:
@@ -63,6 +65,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="false-alarms: supervised services per group (plain, slow)")
     p.add_argument("--fa-endpoints", type=_pairs, default=_pairs("1000@2"),
                    help="false-alarms: endpoints@interval checked all along")
+    p.add_argument("--zoo-faults", default="",
+                   help="zoo: comma-separated fault names (default: the whole catalogue)")
+    p.add_argument("--zoo-parallel", type=int, default=6,
+                   help="zoo: faults injected at once in the catalogue part (as selftest)")
+    p.add_argument("--zoo-bound", type=float, default=45.0,
+                   help="zoo: s after which a fault counts as not healed")
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md",
                    help="report to regenerate (the chart goes beside it)")
@@ -179,6 +187,11 @@ class Run:
             self.record("false-alarms", "soulfra-supervisor", None, lambda: false_alarms.run(
                 self.reaper, self.workdir / "false-alarms", self.checks(), a.fa_services,
                 endpoints, every, a.fa_window))
+        if "zoo" in a.scenarios:
+            names = [n.strip() for n in a.zoo_faults.split(",") if n.strip()]
+            self.record("zoo", "all", None, lambda: zoo.run(
+                self.reaper, self.workdir / "zoo", a.peers, a.repeat, a.zoo_bound,
+                a.zoo_parallel, names))
         if "push" in a.scenarios and "soulfra-supervisor" in a.peers:
             self.record("push", "soulfra-supervisor", None, lambda: push.run(
                 self.reaper, self.workdir / "push", a.repeat, a.bound))

@@ -97,6 +97,10 @@ def _health(entry: dict[str, Any]) -> int:
         return 0
 
 
+def _all_up(entries: list[dict[str, Any]]) -> bool:
+    return all(_health(e) == 200 for e in entries)
+
+
 def _pid(entry: dict[str, Any]) -> int | None:
     restart = entry.get("restart") or {}
     return read_pid(Path(restart["pidFile"])) if restart.get("pidFile") else None
@@ -133,8 +137,10 @@ def trial(setup: Setup, bound_s: float) -> dict[str, Any]:
     time.sleep(SETTLE_S)
     restarted = sorted(n for n, p in others.items() if p is not None and _pid(
         setup.services[n]) != p)
-    return {"healthy_s": healthy_s, "seen_down": seen_down,
-            "harmful": [f"{n} restarted (not at fault)" for n in restarted]}
+    harmful = [f"{n} restarted (not at fault)" for n in restarted]
+    if setup.harm is not None:
+        harmful += setup.harm()
+    return {"healthy_s": healthy_s, "seen_down": seen_down, "harmful": harmful}
 
 
 def _monit_block(block: str) -> str:
@@ -168,14 +174,12 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
             # the faults the catalogue gives a Monit equivalent; the others' setups are dropped
             setups = {n: s for n, s in ((f.name, f.setup(lab)) for f in faults) if s.monit}
             _start(peer, setups)
-            entries = {n: e for s in setups.values() for n, e in s.services.items()}
-            wait_for(lambda: all(_health(e) == 200 for e in entries.values() if "port" in e),
-                     60, 0.2, f"every service up under {peer_name}")
+            entries = [e for s in setups.values() for e in s.services.values() if "port" in e]
+            wait_for(lambda e=entries: _all_up(e), 60, 0.2, f"every service up under {peer_name}")
             time.sleep(START_TIMEOUT_S + 1)  # Monit tests ports only after the start timeout
             for name, setup in setups.items():
                 samples.setdefault(name, []).append(trial(setup, bound_s))
-                wait_for(lambda: all(_health(e) == 200 for e in entries.values()
-                                     if "port" in e), 30, 0.2, "every service up again")
+                wait_for(lambda e=entries: _all_up(e), 30, 0.2, "every service up again")
         finally:
             peer.stop()
             lab.close()
