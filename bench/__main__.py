@@ -87,6 +87,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="with --report-only: take these runs' results over the first one's, "
                         "peer by peer (e.g. a scenario re-run after a fix); the page says so")
     args = p.parse_args(argv)
+    # absolute: the zoo's daemons run in folders of their own
+    args.results_dir, args.docs = args.results_dir.resolve(), args.docs.resolve()
     args.scenarios = args.scenarios or list(SCENARIOS)
     wrong = [s for s in args.scenarios if s not in SCENARIOS]
     if wrong:

@@ -172,11 +172,11 @@ class Soulfra(Peer):
                         "stopOnExit": True, "stopTimeout": 2000}}
 
     def supervise(self, targets: list[Target], checks: Checks) -> None:
-        services = {t.name: self.target_entry(t, checks) for t in targets}
+        services: dict[str, object] = {t.name: self.target_entry(t, checks) for t in targets}
         self._run(self._config(services), {}, 60 + len(targets))
 
     def watch_paths(self, port: int, paths: int, checks: Checks) -> None:
-        services = {f"p{i}": {
+        services: dict[str, object] = {f"p{i}": {
             "baseUrl": f"http://127.0.0.1:{port}", "healthCheckPath": f"/p{i}",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
             "errorThreshold": 1, "autoRestart": False, **self._reuse()} for i in range(paths)}

@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -175,11 +176,11 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
             setups = {n: s for n, s in ((f.name, f.setup(lab)) for f in faults) if s.monit}
             _start(peer, setups)
             entries = [e for s in setups.values() for e in s.services.values() if "port" in e]
-            wait_for(lambda e=entries: _all_up(e), 60, 0.2, f"every service up under {peer_name}")
+            wait_for(partial(_all_up, entries), 60, 0.2, f"every service up under {peer_name}")
             time.sleep(START_TIMEOUT_S + 1)  # Monit tests ports only after the start timeout
             for name, setup in setups.items():
                 samples.setdefault(name, []).append(trial(setup, bound_s))
-                wait_for(lambda e=entries: _all_up(e), 30, 0.2, "every service up again")
+                wait_for(partial(_all_up, entries), 30, 0.2, "every service up again")
         finally:
             peer.stop()
             lab.close()

@@ -1,8 +1,9 @@
-"""One quick run of the benchmark's crash scenario, so that bench/ cannot rot unnoticed.
+"""Quick runs of the benchmark's scenarios, so that bench/ cannot rot unnoticed.
 
-It runs `python -m bench crash` for real against all three peers (soulfra-supervisor, Monit
-and supervisord from Debian) once each, and regenerates the report into a temporary folder.
-Timings are not asserted: speed is measured by bench/run, not by tests.
+They run `python -m bench crash` for real against all three peers (soulfra-supervisor, Monit
+and supervisord from Debian) once each, a tiny `false-alarms` and a one-fault `zoo`, and
+regenerate the report into a temporary folder. Timings and counts of false alarms are not
+asserted: speed and false alarms are measured by bench/run, not by tests.
 """
 
 from __future__ import annotations
@@ -49,14 +50,11 @@ def test_crash_scenario_runs_against_every_peer(tmp_path: Path) -> None:
     assert "| 1 Crash (SIGKILL) → healthy, s |" in page
     assert run["command"] in page
 
-    # Nothing the run started is left: no process names its working folder.
-    workdir = str(results / "tmp")
-    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
-                 if any(workdir in a for a in (p.info["cmdline"] or []))]
-    assert leftovers == []
+    assert _leftovers(results) == []
 
 
 def _leftovers(results: Path) -> list[int]:
+    """Processes the run left: those naming its working folder."""
     workdir = str(results / "tmp")
     return [p.pid for p in psutil.process_iter(["cmdline"])
             if any(workdir in a for a in (p.info["cmdline"] or []))]
