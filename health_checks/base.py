@@ -66,6 +66,9 @@ class HealthCheck:
 
     type_name: ClassVar[str]
     config_model: ClassVar[type[CheckConfig]]
+    # False for checks that wait for what the service sends (heartbeats, reported errors):
+    # their passing says nothing about whether the service's process runs (see autostart).
+    sees_the_service: ClassVar[bool] = True
 
     def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
         self.config = config

@@ -44,6 +44,7 @@ class ErrorsCheck(HealthCheck):
     type_name: ClassVar[str] = "errors"
     config_model: ClassVar[type[CheckConfig]] = ErrorsCheckConfig
     config: ErrorsCheckConfig
+    sees_the_service: ClassVar[bool] = False
 
     async def run(self) -> CheckResult:
         started = time.monotonic()

@@ -57,6 +57,7 @@ class HeartbeatCheck(HealthCheck):
     type_name: ClassVar[str] = "heartbeat"
     config_model: ClassVar[type[CheckConfig]] = HeartbeatCheckConfig
     config: HeartbeatCheckConfig
+    sees_the_service: ClassVar[bool] = False
 
     def __init__(self, config: CheckConfig, service: str, env: CheckEnv | None = None) -> None:
         super().__init__(config, service, env)

@@ -35,6 +35,9 @@ def add_parser(sub: Any) -> None:
                     help="seconds a fault may take to heal (default 45)")
     st.add_argument("--parallel", type=int, default=6,
                     help="faults injected at once (default 6)")
+    st.add_argument("--keep", action="store_true",
+                    help="keep the temporary folder (the daemon's log, services.json, each "
+                         "fault's files) to read a failure; processes are stopped anyway")
     st.set_defaults(fn=cmd_selftest)
 
 
@@ -77,12 +80,15 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Terminated):
         print("\nselftest interrupted: cleaning up", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RuntimeError as exc:  # the daemon under test did not start: nothing to measure
+        print(f"selftest: {exc}", file=sys.stderr)
+        return 1
     finally:
         # A second Ctrl-C must not cut the cleanup short.
         interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            runner.close()
+            runner.close(keep=args.keep)
         finally:
             signal.signal(signal.SIGINT, interrupt)
             signal.signal(signal.SIGTERM, previous)
@@ -92,4 +98,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
                           "passed": all_passed(rows)}, indent=2))
     else:
         print("\n" + render(rows) + f"  ({took:.0f} s)")
+        if args.keep:
+            print(f"kept: {runner.root} (daemon.log, services.json, lab/)")
     return 0 if all_passed(rows) else 1

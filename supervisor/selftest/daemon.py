@@ -36,7 +36,11 @@ class Daemon:
         path = self.root / "services.json"
         path.write_text(json.dumps(config, indent=2))
         env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
-        env.update(SOULFRA_LOG_FORMAT="json", SOULFRA_SHUTDOWN_TIMEOUT="4")
+        # The observers' API calls are the daemon's CPU too: with the default budget (5 % of a
+        # core) they would make it stretch every check interval, which a real daemon of a
+        # few dozen services never sees. The budget itself is not what selftest proves.
+        env.update(SOULFRA_LOG_FORMAT="json", SOULFRA_SHUTDOWN_TIMEOUT="4",
+                   MONITORING_OVERHEAD_LIMIT="50")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "supervisor", "run", "--config", str(path),

@@ -43,8 +43,14 @@ class Setup:
     # Services the daemon may act on for this fault (default: the target alone). An acting
     # recovery of any other service is a harmful action.
     may_act_on: set[str] | None = None
+    # Dependents that must be seen held back (a recovery skipped while waiting for the
+    # dependency), not merely left alone.
+    held: set[str] = field(default_factory=set)
     # Harm only the fault can see (a file outside the configured paths deleted): its names.
     harm: Callable[[], list[str]] | None = None
+    # The fault is there from the daemon's start (inject does nothing): it is measured from
+    # then, and the service counts as ready when degraded.
+    present_at_start: bool = False
     # The same watch as a Monit control-file block ("check process ..."), or None when Monit
     # has no equivalent; bench/ runs it against Monit in the same run.
     monit: str | None = None

@@ -32,7 +32,7 @@ class Lab:
         self.root = root
         self.daemon_url = daemon_url
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._pid_files: list[Path] = []
+        self._pid_files: list[tuple[Path, str]] = []  # (pid file, text its command line holds)
         self._undo: list[Callable[[], object]] = []
 
     def folder(self, fault: str) -> Path:
@@ -49,7 +49,7 @@ class Lab:
         daemon; `port` and `pidFile` are in the entry (and `restart.pidFile`)."""
         port = free_port()
         pid_file = self.folder(name) / "service.pid"
-        self._pid_files.append(pid_file)
+        self.remember_pid_file(pid_file)
         entry: dict[str, Any] = {
             "port": port, "healthCheckPath": "/health", **COMMON, "autoRestart": True,
             "restart": {"command": self.service_argv(port, pid_file, *extra),
@@ -69,8 +69,10 @@ class Lab:
         self._procs.append(proc)
         return proc
 
-    def remember_pid_file(self, path: Path) -> None:
-        self._pid_files.append(path)
+    def remember_pid_file(self, path: Path, marker: str | None = None) -> None:
+        """close() kills the process this pid file names if its command line holds `marker`
+        (default: the pid file's path), i.e. it is still this lab's process."""
+        self._pid_files.append((path, marker or str(path)))
 
     def on_close(self, fn: Callable[[], object]) -> None:
         """Run `fn` at close(), after the processes are stopped (e.g. unmount a tmpfs)."""
@@ -100,9 +102,9 @@ class Lab:
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        for path in self._pid_files:
+        for path, marker in self._pid_files:
             pid = read_pid(path)
-            if pid and _is_ours(pid, path):
+            if pid and _is_ours(pid, marker):
                 _signal_group(pid, signal.SIGCONT)
                 _signal_group(pid, signal.SIGKILL)
         for fn in reversed(self._undo):
@@ -119,14 +121,14 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def _is_ours(pid: int, pid_file: Path) -> bool:
-    """The pid still names a process of this lab (its command line names the pid file), not
-    a stranger that got the number since."""
+def _is_ours(pid: int, marker: str) -> bool:
+    """The pid still names a process of this lab (its command line holds `marker`), not a
+    stranger that got the number since."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return False
-    return str(pid_file).encode() in cmdline
+    return marker.encode() in cmdline
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -28,6 +28,7 @@ class Row:
     healthy_s: float | None = None     # injection → healthy again
     actions: int = 0                   # acting attempts on the fault's services
     harmful: list[str] = field(default_factory=list)
+    not_held: list[str] = field(default_factory=list)  # dependents not seen waiting
     why: str = ""                      # why it failed or was skipped
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def detected_as(service: dict[str, Any], since: float) -> str:
     for r in sorted(service.get("lastResults", []), key=lambda r: r["at"]):
         if r["at"] / 1000 >= since and r["kind"] != "healthy":
             return str(r["kind"])
-    return ""
+    found = detection(service, since)
+    return found[1] if found else ""
 
 
 def matches(label: str, wanted: tuple[str, ...]) -> bool:
@@ -99,3 +101,9 @@ def harmful(by_service: dict[str, list[dict[str, Any]]], allowed: set[str]) -> l
         for a in acting_attempts(runs):
             out.append(f"{a['strategy']} on {name} (not at fault)")
     return out
+
+
+def waited(runs: list[dict[str, Any]]) -> bool:
+    """A recovery of the service was skipped because a dependency was down."""
+    return any(r["status"] == "skipped" and "dependency" in (r.get("message") or "")
+               for r in runs)

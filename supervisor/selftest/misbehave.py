@@ -95,5 +95,23 @@ class Behaviour:
         threading.Thread(target=loop, name="beats", daemon=True).start()
 
 
+def mqtt_presence(host: str, port: int, topic: str, keepalive: int = 2) -> object:
+    """Announce `online` (retained) on `topic` with a last will of `offline`: the broker
+    publishes the will when this process stops answering its keepalive or disconnects."""
+    # Only the MQTT fault needs it (a dependency of aiomqtt, so installed with the daemon).
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.will_set(topic, "offline", qos=1, retain=True)
+
+    def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        c.publish(topic, "online", qos=1, retain=True)
+    client.on_connect = on_connect
+    client.connect(host, port, keepalive=keepalive)
+    client.loop_start()
+    return client
+
+
 def _crash(i: int) -> None:
     raise RuntimeError(f"selftest job {i % 3} failed: ledger row locked")

@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from supervisor.selftest.misbehave import Behaviour
+from supervisor.selftest.misbehave import Behaviour, mqtt_presence
 
 
 def problem(args: argparse.Namespace) -> str | None:
@@ -173,6 +173,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dsn", help="report unhandled exceptions with sentry_sdk to this DSN")
     p.add_argument("--sqlite", help="the service's SQLite file (POST /repair restores it)")
     p.add_argument("--sqlite-backup", help="the copy POST /repair restores from")
+    p.add_argument("--mqtt-port", type=int, help="a broker on 127.0.0.1 to announce to ...")
+    p.add_argument("--mqtt-topic", help="... on this topic, with a last will of 'offline'")
     p.add_argument("--tls-cert", help="serve https with this certificate (PEM) ...")
     p.add_argument("--tls-key", help="... and this key")
     return p.parse_args(argv)
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, reload)
     behaviour.start_work()
+    if args.mqtt_port and args.mqtt_topic:
+        mqtt_presence("127.0.0.1", args.mqtt_port, args.mqtt_topic)
     if args.beat_url:
         behaviour.beat_to(args.beat_url, args.beat_every)
     scheme = "https" if args.tls_cert else "http"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supervisor.selftest.measure import Row
 
-COLUMNS = (("fault", 16), ("detected as", 34), ("healed by", 16), ("detect", 7),
+COLUMNS = (("fault", 16), ("detected as", 42), ("healed by", 16), ("detect", 7),
            ("healthy", 8), ("result", 7))
 
 

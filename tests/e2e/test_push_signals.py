@@ -141,3 +141,28 @@ def test_mqtt_last_will_and_heartbeats_and_garbage(daemon_factory, mosquitto_ser
         kill_tree(worker.pid)
         worker.wait()
     assert d.proc is not None and d.proc.poll() is None, "the daemon is still running"
+
+
+@pytest.mark.timeout(60)
+def test_a_service_watched_only_by_its_heartbeats_is_started_at_launch(daemon_factory,
+                                                                       tmp_path):
+    """A heartbeat passes until its first deadline, so it cannot tell that nothing runs: a
+    service with only such checks and autoStart is started, and its beats then keep it
+    healthy."""
+    from tests.support.helpers import DEMO, free_port, read_pid
+
+    d = daemon_factory(services_file({}), start=False)
+    pid_file = tmp_path / "cron.pid"
+    svc = {"interval": 500, "checks": [{"type": "heartbeat", "period": 60000}],
+           "restart": {"command": [sys.executable, str(DEMO), "--port", str(free_port()),
+                                   "--beat-url",
+                                   f"{d.url}/api/monitoring/heartbeat/cron"],
+                       "pidFile": str(pid_file), "autoStart": True, "stopOnExit": True}}
+    d.config_path.write_text(__import__("json").dumps(services_file({"cron": svc})))
+    d.start()
+    wait_for(lambda: pid_file.exists(), what="the daemon to start the service")
+    pid = read_pid(pid_file)
+    beats = wait_for(lambda: d.service("cron")["checks"][0]["details"].get("beats", 0) >= 3
+                     and d.service("cron")["checks"][0]["details"]["beats"],
+                     what="beats from the started service")
+    assert beats >= 3 and d.state("cron") == "healthy" and read_pid(pid_file) == pid

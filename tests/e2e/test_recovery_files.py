@@ -84,3 +84,33 @@ def test_daemon_frees_a_full_disk_oldest_first_and_nothing_outside(daemon_factor
     assert gone == sorted(gone, reverse=True), "deleted strictly from the oldest"
     assert precious.exists() and keep.exists(), "nothing outside the spool directory"
     assert "freed" in run["attempts"][0]["message"]
+
+
+@pytest.mark.timeout(60)
+def test_a_stale_lock_is_removed_and_the_restart_follows_without_waiting_the_grace(
+        daemon_factory, tmp_path):
+    """A SIGKILL leaves the service's lock file; a start refuses while it exists. ensure_path
+    removes the stale lock, but it starts no process: its verification says so at once
+    (instead of waiting the whole startup grace for a process nobody starts) and the
+    ladder's restart brings the service back."""
+    port, pid_file, lock = free_port(), tmp_path / "svc.pid", tmp_path / "svc.lock"
+    svc = {"port": port, "healthCheckPath": "/health", "interval": 500, "errorThreshold": 2,
+           "timeoutThreshold": 1000, "startupGrace": 40000,
+           "restart": {"command": [sys.executable, str(DEMO), "--port", str(port),
+                                   "--lockfile", str(lock)],
+                       "pidFile": str(pid_file), "autoStart": True, "stopOnExit": True},
+           "ladder": [{"strategy": "ensure_path", "staleFiles": [str(lock)], "attempts": 1},
+                      "restart"]}
+    d = daemon_factory(services_file({"svc": svc}))
+    wait_for(lambda: d.state("svc") == "healthy", what="svc healthy")
+    assert lock.exists()
+    os.kill(_pid(pid_file), 9)
+
+    run = wait_for(lambda: next((r for r in d.service("svc")["recentRecoveries"]
+                                 if r["status"] == "succeeded"), None), timeout=30,
+                   what="the recovery to succeed")
+    first, last = run["attempts"][0], run["attempts"][-1]
+    assert first["strategy"] == "ensure_path" and not first["ok"]
+    assert "no process of svc is running" in first["message"]
+    assert last["strategy"] == "restart_command" and last["ok"]
+    assert http("GET", f"http://127.0.0.1:{port}/health")[0] == 200

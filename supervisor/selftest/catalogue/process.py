@@ -132,6 +132,7 @@ def dependency_down(lab: Lab) -> Setup:
     # SIGSTOP, not SIGKILL: a dead child is seen at once, a frozen one only by the checks, so
     # the dependent fails its own check too and must be held back, not restarted.
     return Setup({"dep-db": db, "dep-app": app}, "dep-db", lambda: kill(db, signal.SIGSTOP),
+                 held={"dep-app"},
                  monit=monit_block("dep-db", db, http_test(db)) + monit_block(
                      "dep-app", app, http_test(app) + "\ndepends on dep-db"))
 

@@ -1,0 +1,177 @@
+"""Faults of the servers a service leans on: Redis killed under a dependent, a Redis connection
+dropped by the server, PostgreSQL killed (refusing connections), a worker that vanishes from
+its MQTT broker (the broker publishes its last will). Each runs only where the server's
+binaries are installed; the servers are real, on loopback ports, in the lab's folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from supervisor.selftest.catalogue.process import RESTART, http_test, monit_block
+from supervisor.selftest.catalogue.tools import kill
+from supervisor.selftest.faults import Fault, Setup, find_binary
+from supervisor.selftest.lab import COMMON, Lab, free_port
+
+
+def _redis_argv(port: int, pid_file: Path) -> list[str]:
+    exe = find_binary("redis-server") or "redis-server"
+    return [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--pidfile", str(pid_file)]
+
+
+def redis_killed(lab: Lab) -> Setup:
+    port = free_port()
+    pid_file = lab.folder("redis-killed") / "redis.pid"
+    lab.remember_pid_file(pid_file)
+    redis = {"checks": [{"type": "redis", "url": f"redis://127.0.0.1:{port}/0"}], **COMMON,
+             "ladder": ["restart"],
+             "restart": {"command": _redis_argv(port, pid_file), "pidFile": str(pid_file),
+                         "autoStart": True, "stopOnExit": True, "stopTimeout": 2000}}
+    app = lab.service("redis-app", "--redis-port", str(port), dependsOn=["redis"])
+    return Setup({"redis": redis, "redis-app": app}, "redis",
+                 lambda: kill(redis, signal.SIGKILL),
+                 monit=f"check process redis with pidfile {pid_file}\n"
+                       f"  start program = \"/bin/sh -c '{' '.join(_redis_argv(port, pid_file))}"
+                       " >/dev/null 2>&1 &'\"\n"
+                       f"  if failed host 127.0.0.1 port {port} protocol redis then restart\n"
+                       + monit_block("redis-app", app, http_test(app) + "\ndepends on redis"))
+
+
+def redis_client_kill(lab: Lab) -> Setup:
+    port = free_port()
+    folder = lab.folder("redis-drop")
+    lab.spawn(_redis_argv(port, folder / "redis.pid"), "redis-drop-server")
+    url = f"redis://127.0.0.1:{port}/0"
+    # errorThreshold 1: the check opens a new connection on its next run by itself, so a
+    # threshold of 2 would never see the drop as a failure at all. Healed either way: by that
+    # reconnect (often before the recovery acts: it is then stored as skipped) or by
+    # reconnect_redis.
+    svc = {"checks": [{"type": "redis", "url": url}], **COMMON, "errorThreshold": 1,
+           "ladder": [{"strategy": "reconnect_redis", "url": url, "attempts": 2}]}
+
+    def drop() -> None:
+        """CLIENT KILL of every normal connection (the daemon's check among them)."""
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+            s.sendall(b"CLIENT KILL TYPE normal SKIPME yes\r\n")
+            if not s.recv(64).startswith(b":"):
+                raise RuntimeError("CLIENT KILL was refused")
+    return Setup({"redis-drop": svc}, "redis-drop", drop, monit=None)
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+def mqtt_last_will(lab: Lab) -> Setup:
+    port = free_port()
+    conf = lab.folder("mqtt-will") / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    lab.spawn([find_binary("mosquitto") or "mosquitto", "-c", str(conf)], "mosquitto")
+    _wait_port(port)
+    topic = "selftest/worker/status"
+    svc = lab.service("mqtt-will", "--mqtt-port", str(port), "--mqtt-topic", topic,
+                      healthCheckPath=None)
+    # Only the broker's word: no HTTP check, so the last will is what detects the freeze.
+    svc["checks"] = [{"type": "heartbeat", "period": 600000, "broker": f"mqtt://127.0.0.1:{port}",
+                      "willTopic": topic, "offlinePayload": "offline"}]
+    # SIGSTOP: the worker stops answering its 2 s keepalive; the broker publishes its will.
+    return Setup({"mqtt-will": svc}, "mqtt-will", lambda: kill(svc, signal.SIGSTOP), monit=None)
+
+
+def mqtt_broker_killed(lab: Lab) -> Setup:
+    """The broker dies under a worker that announces itself on it: the broker is restarted,
+    the worker reconnects by itself and must not be restarted."""
+    port = free_port()
+    folder = lab.folder("mqtt-broker")
+    conf = folder / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    pid_file = folder / "mosquitto.pid"
+    lab.remember_pid_file(pid_file, marker=str(conf))
+    broker = {"checks": [{"type": "mqtt", "broker": f"mqtt://127.0.0.1:{port}"}], **COMMON,
+              "ladder": ["restart"],
+              "restart": {"command": [find_binary("mosquitto") or "mosquitto", "-c", str(conf)],
+                          "pidFile": str(pid_file), "autoStart": True, "stopOnExit": True,
+                          "stopTimeout": 2000}}
+    topic = "selftest/broker-worker/status"
+    worker = lab.service("mqtt-worker", "--mqtt-port", str(port), "--mqtt-topic", topic,
+                         dependsOn=["mqtt-broker"])
+    return Setup({"mqtt-broker": broker, "mqtt-worker": worker}, "mqtt-broker",
+                 lambda: kill(broker, signal.SIGKILL),
+                 monit=f"check process mqtt-broker with pidfile {pid_file}\n"
+                       f"  if failed host 127.0.0.1 port {port} protocol mqtt then restart\n")
+
+
+def _as_postgres() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--"]
+
+
+def postgres_refused(lab: Lab) -> Setup:
+    initdb = find_binary("initdb")
+    assert initdb is not None
+    bindir = Path(os.path.realpath(initdb)).parent
+    # Not under the lab's folder (nor TMPDIR, which may be private): closed to the postgres
+    # user that the server runs as when we are root.
+    folder = Path(tempfile.mkdtemp(prefix="soulfra-selftest-pg-",
+                                   dir="/tmp" if os.geteuid() == 0 else None))
+    lab.on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    pwfile = folder / "pw"
+    pwfile.write_text("selftest\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres", "postgres")
+    made = subprocess.run([*_as_postgres(), str(bindir / "initdb"), "-D", str(folder / "data"),
+                           "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                           "--no-sync", "-E", "UTF8"], capture_output=True, text=True,
+                          cwd=folder)
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed: {made.stderr.strip()[-300:]}")
+    port = free_port()
+    pid_file = lab.folder("postgres") / "postgres.pid"
+    lab.remember_pid_file(pid_file, marker=str(folder))
+    argv = [*_as_postgres(), str(bindir / "postgres"), "-D", str(folder / "data"),
+            "-p", str(port), "-k", str(folder), "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off", "-c", "max_connections=20"]
+    svc = {"checks": [{"type": "postgres", "timeout": 3000,
+                       "dsn": f"postgresql://postgres:selftest@127.0.0.1:{port}/postgres"}],
+           **COMMON, "ladder": ["restart"], "startupGrace": 20000,
+           "restart": {"command": argv, "pidFile": str(pid_file), "cwd": str(folder),
+                       "autoStart": True, "stopOnExit": True, "stopTimeout": 5000}}
+    return Setup({"postgres": svc}, "postgres", lambda: kill(svc, signal.SIGKILL),
+                 monit=f"check process postgres with pidfile {folder}/data/postmaster.pid\n"
+                       f"  if failed host 127.0.0.1 port {port} protocol pgsql then restart\n")
+
+
+FAULTS = [
+    Fault("redis-killed", "SIGKILL of Redis under a service that depends on it",
+          ("PROCESS_EXITED", "CONNECTION_LOST"), RESTART, redis_killed,
+          needs=("redis-server",), quick=True),
+    Fault("redis-drop", "Redis drops the check's connection (CLIENT KILL)",
+          ("CONNECTION_LOST",), None, redis_client_kill,
+          needs=("redis-server",), quick=True),
+    Fault("mqtt-will", "a worker freezes; its broker publishes its last will",
+          ("CONNECTION_LOST",), RESTART, mqtt_last_will, needs=("mosquitto",)),
+    Fault("mqtt-broker", "SIGKILL of the MQTT broker under a worker connected to it",
+          ("PROCESS_EXITED", "CONNECTION_LOST"), RESTART, mqtt_broker_killed,
+          needs=("mosquitto",)),
+    Fault("postgres", "SIGKILL of PostgreSQL (connections refused)",
+          ("PROCESS_EXITED", "SERVICE_UNAVAILABLE"), RESTART, postgres_refused,
+          needs=("initdb", "postgres"), quick=True),
+]
