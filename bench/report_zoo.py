@@ -43,6 +43,11 @@ def rows(z: dict[str, Any]) -> list[str]:
         if name in z.get("skipped", {}):
             lines.append(f"| {name} | | | skipped: {z['skipped'][name]} | | | | | | | |")
             continue
+        if not soul and not monit and c is not None and c["outcome"] != "heal":
+            soul_cell = monit_cell = f"not compared ({c['outcome']}: nothing to repair)"
+        else:
+            soul_cell, monit_cell = _side(soul) if soul or monit else "–", \
+                _side(monit) if soul or monit else "no equivalent"
         if c is None:
             lines.append(f"| {name} | | | not run | | | | | | {_side(soul)} | {_side(monit)} |")
             continue
@@ -54,8 +59,7 @@ def rows(z: dict[str, Any]) -> list[str]:
             f"| {name} | {c['what']} | {expected} | {c['detected_as'] or '–'} "
             f"({c['detected']}/{c['runs']}) | {c['healed_by'] or '–'} | "
             f"{_s(c.get('detect_median_s'))} | {healthy} | {len(c['harmful'])} | "
-            f"{c['passed']}/{c['runs']} | {_side(soul) if soul or monit else '–'} | "
-            f"{_side(monit) if soul or monit else 'no equivalent'} |")
+            f"{c['passed']}/{c['runs']} | {soul_cell} | {monit_cell} |")
     return lines
 
 
@@ -126,10 +130,11 @@ def markdown(doc: dict[str, Any], results_path: Path, docs_path: Path) -> str:
         f"healthy: → healthy again, every service of the fault healthy and the fault's own "
         f"condition met; harmful: an acting recovery of a service the fault did not call for, "
         f"or harm only the fault can see). Medians over the repetitions; bound "
-        f"{z['bound_s']:g} s unless a fault has its own. The right columns are the faults the "
-        f"catalogue gives a Monit equivalent for, injected again one at a time against each "
-        f"peer on fresh services and measured the same way from outside both (injection → "
-        f"GET /health answers 200 after it was seen failing or the pid changed, and the "
+        f"{z['bound_s']:g} s unless a fault has its own. The right columns are the faults to "
+        f"repair that the catalogue gives a Monit equivalent for, injected again one at a "
+        f"time against each peer on fresh services and measured the same way from outside "
+        f"both (injection → GET /health answers 200 — a server accepts connections, a "
+        f"filesystem is under its limits — after it was seen failing or the pid changed, and the "
         f"fault's condition holds; Monit cycle 1 s, soulfra interval 1 s, both acting on the "
         f"first failed check): median (min–max), s.",
         "",
@@ -138,6 +143,8 @@ def markdown(doc: dict[str, Any], results_path: Path, docs_path: Path) -> str:
     ]
     if drawn:
         lines += [f"![fault zoo]({os.path.relpath(png, docs_path.parent)})", ""]
+    for peer, error in (z.get("errors") or {}).items():
+        lines += [f"Side by side, {peer}: the run broke off ({error}); see the JSON.", ""]
     tgt, missed = targets(z, doc)
     lines += ["### Targets (the zoo and the stress run)", "", *tgt, ""]
     if missed:
