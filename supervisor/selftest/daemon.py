@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.cli.remote import Api, Unreachable
+from supervisor.selftest.lab import die_with_parent
 
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH",
             "VIRTUAL_ENV", "SYSTEMROOT")
@@ -46,7 +47,7 @@ class Daemon:
                 [sys.executable, "-m", "supervisor", "run", "--config", str(path),
                  "--port", str(self.port), "--data-dir", str(self.root / "data")],
                 cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -71,7 +71,6 @@ class Fault:
     quick: bool = False              # part of `soulfra-supervisor selftest`'s default run
     max_actions: int | None = None   # acting attempts allowed (e.g. 1: no restart while booting)
     bound_s: float | None = None     # its own bound to heal (default: the run's)
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def missing(self) -> str | None:
         """Why this fault cannot run here, or None."""

@@ -21,6 +21,18 @@ from typing import Any
 COMMON = {"interval": 1000, "timeoutThreshold": 1000, "errorThreshold": 2}
 
 
+def die_with_parent() -> None:
+    """For Popen's preexec_fn: the child gets SIGTERM when the selftest dies, even by SIGKILL
+    (Linux's PR_SET_PDEATHSIG), so no daemon or helper outlives an abandoned run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the try/finally cleanup is all there is
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,7 +76,7 @@ class Lab:
         lab; stopped by close()."""
         log = open(self.root / f"{name}.log", "ab")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True, preexec_fn=die_with_parent)
         log.close()
         self._procs.append(proc)
         return proc

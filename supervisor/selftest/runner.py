@@ -114,7 +114,10 @@ class Runner:
                 if not_ready:
                     row = Row(fault.name, why=f"never healthy before the fault: {not_ready}")
                 else:
-                    row = self._observe(fault, setup)
+                    try:
+                        row = self._observe(fault, setup)
+                    except Exception as exc:  # the daemon went away: this row's failure
+                        row = Row(fault.name, why=f"watching it failed: {exc}")
                 with lock:
                     rows[fault.name] = row
                 self.progress(row)

@@ -120,3 +120,28 @@ def test_an_interrupted_selftest_leaves_no_process_and_no_folder(tmp_path, sig):
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp_path / "t", ignore_errors=True)
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_selftest_takes_its_daemon_and_services_with_it(tmp_path):
+    """SIGKILL leaves no chance to clean up; the daemon and helpers were started to get
+    SIGTERM when the selftest dies (PR_SET_PDEATHSIG), and the daemon stops its services.
+    Only the temporary folder stays (this test removes it)."""
+    proc = subprocess.Popen(_argv("--only", "crash,redis-drop,hang"), cwd=tmp_path,
+                            env=_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        folder = Path(proc.stdout.readline().rsplit(" ", 1)[-1].strip())
+        wait_for(lambda: (folder / "lab" / "crash" / "service.pid").exists()
+                 and len(_ours(folder)) >= 3, timeout=40, what="the selftest's processes")
+        proc.kill()
+        proc.wait(timeout=10)
+        wait_for(lambda: _ours(folder) == [], timeout=30, what="no process of the selftest")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in _ours(tmp_path / "t"):
+            p.kill()
+        shutil.rmtree(tmp_path / "t", ignore_errors=True)
