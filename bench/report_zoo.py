@@ -19,6 +19,8 @@ def _s(v: float | None) -> str:
 def _side(r: dict[str, Any] | None) -> str:
     if r is None:
         return "no equivalent"
+    if r.get("not_started") and not r["runs"]:
+        return "its services never came up under this peer (the catalogue's block)"
     if "median_s" not in r:
         return f"not healed in {r['runs']} runs (bound {r['bound_s']:g} s)"
     cell = f"**{r['median_s']:.2f}** ({r['min_s']:.2f}–{r['max_s']:.2f})"
@@ -73,7 +75,7 @@ def targets(z: dict[str, Any], doc: dict[str, Any]) -> tuple[list[str], list[str
     human = [n for n, c in cat.items() if c["outcome"] == HUMAN]
     soul = z.get("side_by_side", {}).get("soulfra-supervisor", {})
     monit = z.get("side_by_side", {}).get("monit", {})
-    slower = [f"{n} ({soul[n].get('median_s', float('inf')):.2f} s vs Monit "
+    slower = [f"{n} ({soul.get(n, {}).get('median_s', float('inf')):.2f} s vs Monit "
               f"{m['median_s']:.2f} s)" for n, m in monit.items()
               if "median_s" in m and soul.get(n, {}).get("median_s", float("inf"))
               > m["median_s"]]

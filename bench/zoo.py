@@ -188,6 +188,7 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
                  repeat: int, bound_s: float) -> dict[str, Any]:
     peer_cls: type[Peer] = Monit if peer_name == "monit" else Soulfra
     samples: dict[str, list[dict[str, Any]]] = {}
+    not_started: dict[str, int] = {}  # faults whose services this peer never brought up
     for i in range(repeat):
         root = workdir / f"{peer_name}-{i}"
         lab = Lab(root / "lab", "")
@@ -198,7 +199,15 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
                                         if f.outcome == "heal") if s.monit}
             _start(peer, setups)
             entries = [e for s in setups.values() for e in s.services.values()]
-            wait_for(partial(_all_up, entries), 60, 0.2, f"every service up under {peer_name}")
+            try:
+                wait_for(partial(_all_up, entries), 60, 0.2, f"every service up, {peer_name}")
+            except TimeoutError:  # e.g. a Monit block without a start program: those go
+                for name in [n for n, s in setups.items()
+                             if not _all_up(list(s.services.values()))]:
+                    del setups[name]
+                    not_started.setdefault(name, 0)
+                    not_started[name] += 1
+                entries = [e for s in setups.values() for e in s.services.values()]
             time.sleep(START_TIMEOUT_S + 1)  # Monit tests ports only after the start timeout
             for name, setup in setups.items():
                 samples.setdefault(name, []).append(trial(setup, bound_s))
@@ -211,7 +220,11 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
             lab.close()
             threading.Thread(target=shutil.rmtree, args=(root, True), daemon=True).start()
         print(f"  {peer_name} round {i + 1}/{repeat} done", flush=True)
-    return {name: _sample_stats(s, bound_s) for name, s in samples.items()}
+    out = {name: _sample_stats(s, bound_s) for name, s in samples.items()}
+    for name, times in not_started.items():
+        out.setdefault(name, {"runs": 0, "healed": 0, "harmful": [], "bound_s": bound_s,
+                              "samples_s": []})["not_started"] = times
+    return out
 
 
 def _sample_stats(samples: list[dict[str, Any]], bound_s: float) -> dict[str, Any]:
