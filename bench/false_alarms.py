@@ -119,7 +119,7 @@ class Stress:
 
     def _block(self) -> None:
         i = 0
-        while not self._stop.wait(BLOCK_EVERY_S):
+        while i == 0 or not self._stop.wait(BLOCK_EVERY_S):  # the first one at once
             seconds = BLOCKS_S[i % len(BLOCKS_S)]
             i += 1
             body = json.dumps({"fault": "block_loop", "ms": int(seconds * 1000)}).encode()
