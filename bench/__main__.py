@@ -3,6 +3,8 @@
     bench/run                      every scenario, every peer, then docs/benchmarks.md + chart
     bench/run crash hang --repeat 3 --peers monit,soulfra-supervisor
     bench/run --report-only bench/results/<run>.json
+    bench/run false-alarms         healthy services under stress: every failure is a false one
+    bench/run zoo --repeat 3       the fault zoo (supervisor/selftest/catalogue), Monit beside it
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 import psutil
 
-from bench import faults, idle, push, report, scale
+from bench import false_alarms, faults, idle, push, report, scale, zoo
 from bench.peers import LIMITS, PEERS, Checks, Soulfra, peer_versions, peers_missing
 from bench.procs import Reaper, become_subreaper
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push")
+SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "stalls", "push", "false-alarms",
+             "zoo")
 
 
 def _pairs(text: str) -> list[tuple[int, float]]:
@@ -56,6 +59,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="s of sampling (at least 2 intervals are used)")
     p.add_argument("--scale", type=_pairs, default=_pairs("1000@10,10000@30"),
                    help="paths@interval pairs for scenarios 5-6")
+    p.add_argument("--fa-window", type=float, default=30.0,
+                   help="false-alarms: s of each stress condition")
+    p.add_argument("--fa-services", type=int, default=3,
+                   help="false-alarms: supervised services per group (plain, slow)")
+    p.add_argument("--fa-endpoints", type=_pairs, default=_pairs("1000@2"),
+                   help="false-alarms: endpoints@interval checked all along")
+    p.add_argument("--zoo-faults", default="",
+                   help="zoo: comma-separated fault names (default: the whole catalogue)")
+    p.add_argument("--zoo-parallel", type=int, default=6,
+                   help="zoo: faults injected at once in the catalogue part (as selftest)")
+    p.add_argument("--zoo-bound", type=float, default=45.0,
+                   help="zoo: s after which a fault counts as not healed")
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md",
                    help="report to regenerate (the chart goes beside it)")
@@ -72,6 +87,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="with --report-only: take these runs' results over the first one's, "
                         "peer by peer (e.g. a scenario re-run after a fix); the page says so")
     args = p.parse_args(argv)
+    # absolute: the zoo's daemons run in folders of their own
+    args.results_dir, args.docs = args.results_dir.resolve(), args.docs.resolve()
     args.scenarios = args.scenarios or list(SCENARIOS)
     wrong = [s for s in args.scenarios if s not in SCENARIOS]
     if wrong:
@@ -167,6 +184,16 @@ class Run:
                                 lambda p=paths, i=interval, n=name: scale.run(
                                     PEERS[n], self.reaper, self.workdir / f"scale-{p}-{n}", p,
                                     self.checks(i), 2 * i, stalls, plain))
+        if "false-alarms" in a.scenarios and "soulfra-supervisor" in a.peers:
+            [(endpoints, every)] = a.fa_endpoints[:1]
+            self.record("false-alarms", "soulfra-supervisor", None, lambda: false_alarms.run(
+                self.reaper, self.workdir / "false-alarms", self.checks(), a.fa_services,
+                endpoints, every, a.fa_window))
+        if "zoo" in a.scenarios:
+            names = [n.strip() for n in a.zoo_faults.split(",") if n.strip()]
+            self.record("zoo", "all", None, lambda: zoo.run(
+                self.reaper, self.workdir / "zoo", a.peers, a.repeat, a.zoo_bound,
+                a.zoo_parallel, names))
         if "push" in a.scenarios and "soulfra-supervisor" in a.peers:
             self.record("push", "soulfra-supervisor", None, lambda: push.run(
                 self.reaper, self.workdir / "push", a.repeat, a.bound))

@@ -151,7 +151,8 @@ class Soulfra(Peer):
             [sys.executable, *prof, "-m", "supervisor", "run", "--config", str(config),
              "--port", str(port), "--data-dir", str(data)], self.workdir / f"{self.name}.log",
             env={**os.environ, "SOULFRA_LOG_FORMAT": "json", **env}, cwd=self.root)
-        api = f"http://127.0.0.1:{port}/api/monitoring/health"
+        self.base = f"http://127.0.0.1:{port}"
+        api = f"{self.base}/api/monitoring/health"
         self.api = api
         assert self.proc is not None
         proc = self.proc
@@ -161,17 +162,21 @@ class Soulfra(Peer):
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
         return port
 
-    def supervise(self, targets: list[Target], checks: Checks) -> None:
-        services = {t.name: {
+    def target_entry(self, t: Target, checks: Checks) -> dict[str, object]:
+        """The services.json entry of a demo service the daemon starts, checks, restarts."""
+        return {
             "port": t.port, "healthCheckPath": "/health",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
             "errorThreshold": 1, "successThreshold": 1, "autoRestart": True, **self._reuse(),
             "restart": {"command": t.argv(), "pidFile": str(t.pid_file), "autoStart": True,
-                        "stopOnExit": True, "stopTimeout": 2000}} for t in targets}
+                        "stopOnExit": True, "stopTimeout": 2000}}
+
+    def supervise(self, targets: list[Target], checks: Checks) -> None:
+        services: dict[str, object] = {t.name: self.target_entry(t, checks) for t in targets}
         self._run(self._config(services), {}, 60 + len(targets))
 
     def watch_paths(self, port: int, paths: int, checks: Checks) -> None:
-        services = {f"p{i}": {
+        services: dict[str, object] = {f"p{i}": {
             "baseUrl": f"http://127.0.0.1:{port}", "healthCheckPath": f"/p{i}",
             "interval": checks.interval_s * 1000, "timeoutThreshold": checks.timeout_s * 1000,
             "errorThreshold": 1, "autoRestart": False, **self._reuse()} for i in range(paths)}
@@ -228,6 +233,10 @@ class Monit(Peer):
                 f"  if failed host 127.0.0.1 port {t.port} protocol http request \"/health\""
                 f" with timeout {timeout} seconds then restart\n")
         self._run("\n".join(parts))
+
+    def watch_blocks(self, blocks: list[str], cycle_s: float) -> None:
+        """Run Monit on control-file blocks written elsewhere (the fault zoo's)."""
+        self._run("\n".join([self._header(Checks(cycle_s, cycle_s)), *blocks]))
 
     def watch_paths(self, port: int, paths: int, checks: Checks) -> None:
         timeout = max(1, math.ceil(checks.timeout_s))

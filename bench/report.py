@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench import report_false_alarms, report_zoo
+from bench.report_page import splice
+
 PEER_ORDER = ("soulfra-supervisor", "soulfra-reuse", "monit", "supervisord")
 FAULT_TITLES = {"crash": "1 Crash (SIGKILL) → healthy, s",
                 "hang": "2 Hang (SIGSTOP) → healthy, s",
@@ -395,30 +398,23 @@ def _legend(ax: Any) -> None:
         ax.legend(fontsize=8)
 
 
+# The scenarios of the side-by-side section; the others write sections of their own.
+MAIN_SCENARIOS = ("crash", "hang", "errors", "idle", "scale", "push")
+
+
 def write(doc: dict[str, Any], docs_path: Path, results_path: Path) -> None:
+    """Regenerate the sections this run has results for (a run of `zoo` alone leaves the
+    side-by-side section as it was)."""
     docs_path.parent.mkdir(parents=True, exist_ok=True)
-    png = docs_path.with_suffix(".png")
-    drawn = chart(doc, png)
-    if not drawn:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no chart")
-    section = markdown(doc, results_path, png if drawn else None, docs_path)
-    docs_path.write_text(splice(docs_path.read_text() if docs_path.exists() else "", section))
-
-
-BEGIN = ("<!-- bench/run: begin. Generated from the results JSON named below; edit "
-         "bench/report.py or bench/findings.md, not this section. -->")
-END = "<!-- bench/run: end -->"
-
-
-def splice(page: str, section: str) -> str:
-    """Put the generated section into the page, keeping what others wrote around it."""
-    block = f"{BEGIN}\n\n{section.strip()}\n\n{END}\n"
-    if BEGIN in page and END in page:
-        head, rest = page.split(BEGIN, 1)
-        return head + block + "\n" + rest.split(END, 1)[1].lstrip("\n")
-    if not page.strip():
-        return "# Benchmarks\n\n" + block
-    lines = page.splitlines(keepends=True)
-    # before the first second-level heading (after the page's title and introduction)
-    at = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
-    return "".join(lines[:at]) + block + "\n" + "".join(lines[at:])
+    page = docs_path.read_text() if docs_path.exists() else ""
+    failed = {e["what"].split("/")[0] for e in doc.get("errors", [])}
+    if any(k in doc["results"] or k in failed for k in MAIN_SCENARIOS):
+        png = docs_path.with_suffix(".png")
+        drawn = chart(doc, png)
+        if not drawn:
+            print("matplotlib is not installed (pip install -e '.[bench]'): no chart")
+        page = splice(page, markdown(doc, results_path, png if drawn else None, docs_path))
+    for part in (report_false_alarms, report_zoo):
+        if part.SCENARIO in doc["results"] or part.SCENARIO in failed:
+            page = splice(page, part.markdown(doc, results_path, docs_path), part.SCENARIO)
+    docs_path.write_text(page)

@@ -252,8 +252,12 @@ class HttpCheck(HealthCheck):
                     answer = await aiohttp_fetch(self.env.http, cfg.url, cfg.method,
                                                  cfg.headers, self._ssl)
         except TimeoutError:
+            # The answer (or part of it) had arrived when the timeout fired: the daemon was
+            # late to read it. The self-watch then judges the result inconclusive.
+            waiting = self._lean is not None and self._lean.probe.answer_waiting
             return self.result(CheckKind.STALLED, elapsed_ms(started),
-                               f"no answer from {cfg.url} within {cfg.timeout:.0f} ms")
+                               f"no answer from {cfg.url} within {cfg.timeout:.0f} ms",
+                               **({"answerWaiting": True} if waiting else {}))
         except FetchFailure as failure:
             return self.result(failure.kind, elapsed_ms(started), failure.message)
         latency = elapsed_ms(started)

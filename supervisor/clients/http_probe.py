@@ -15,6 +15,7 @@ at once: to a health check that is a sign of death, which it verifies with a fre
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -136,6 +137,19 @@ class _Connection(asyncio.Protocol):
         if self.on_lost is not None and (ex is None or ex.done.done()):
             self.on_lost(exc)
 
+    def bytes_waiting(self) -> bool:
+        """Bytes of the answer were read, or wait unread in the socket."""
+        if self.exchange is not None and self.exchange.got_bytes:
+            return True
+        sock = None if self.transport is None or self.closed else \
+            self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            return bool(select.select([sock.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
     def abort(self) -> None:
         self.on_lost = None  # closing it ourselves is not news
         if self.transport is not None and not self.closed:
@@ -158,13 +172,17 @@ class HttpProbe:
         self.on_lost = on_lost
         self._kept: _Connection | None = None
         self._uses = 0  # requests sent on the kept connection
+        self.answer_waiting = False
 
     @property
     def holds_connection(self) -> bool:
         return self._kept is not None and not self._kept.closed
 
     async def fetch(self) -> ProbeAnswer:
-        """Send the request and read the answer. The caller bounds it with a timeout."""
+        """Send the request and read the answer. The caller bounds it with a timeout; when
+        that timeout cancels the fetch, `answer_waiting` tells whether bytes of the answer had
+        already arrived (the caller was late, not the server)."""
+        self.answer_waiting = False
         conn, self._kept = self._kept, None  # a concurrent fetch opens its own connection
         reused = conn is not None and not conn.closed and self._uses < self.fresh_every
         if not reused and conn is not None:
@@ -183,8 +201,12 @@ class HttpProbe:
                 conn.abort()
                 conn, reused, self._uses = await self._connect(), False, 0
                 ex = await self._send(conn)
-        except BaseException:  # a failure, the caller's timeout or a cancellation
+        except BaseException as exc:  # a failure, the caller's timeout or a cancellation
             if conn is not None:
+                # A late loop runs an expired timer before it reads a socket: an answer may
+                # have been waiting when the caller's timeout cancelled us (see answer_waiting).
+                self.answer_waiting = isinstance(exc, asyncio.CancelledError) and \
+                    conn.bytes_waiting()
                 conn.abort()
             raise
         self._uses += 1

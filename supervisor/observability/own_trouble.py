@@ -3,9 +3,11 @@
 A check can fail for reasons that are the daemon's, not the service's: the daemon had no free
 file descriptor (EMFILE/ENFILE: its socket could not even be opened), or its event loop ran so
 late that the check's timeout fired long after it was due (a blocked loop, CPU starvation: the
-answer may have been waiting in the socket). Such a result is *inconclusive*: it is not counted
-toward errorThreshold (the state tracker skips it), it is recorded as the daemon's own error,
-and the service is simply checked again at its next interval, when the daemon may be well.
+answer may have been waiting in the socket, and a late loop runs an expired timer before it
+reads a socket; the lean http probe says when an answer was waiting, `answerWaiting`). Such a
+result is *inconclusive*: it is not counted toward errorThreshold (the state tracker skips it),
+it is recorded as the daemon's own error, and the service is simply checked again at its next
+interval, when the daemon may be well.
 """
 
 from __future__ import annotations
@@ -69,11 +71,13 @@ class OwnTrouble:
             reason, why = "fds", "the supervisor has no free file descriptor"
         elif result.kind is CheckKind.STALLED:
             lag_s = self._max_lag_ms_since(started) / 1000
-            if elapsed > timeout_s + late_by or lag_s >= late_by:
+            waiting = bool(result.details.get("answerWaiting"))
+            if elapsed > timeout_s + late_by or lag_s >= late_by or waiting:
                 reason = "loop_lag"
                 why = (f"the supervisor's own event loop was late (timeout of "
                        f"{timeout_s * 1000:.0f} ms fired after {elapsed * 1000:.0f} ms, loop lag "
-                       f"{lag_s * 1000:.0f} ms)")
+                       f"{lag_s * 1000:.0f} ms"
+                       f"{', the answer already waiting unread' if waiting else ''})")
         if reason is None:
             return result
         self.by_reason[reason] += 1
