@@ -3,6 +3,7 @@ misbehave, read a pid file. Real actions only; nothing here simulates a fault.""
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from pathlib import Path
@@ -35,3 +36,13 @@ def post(url: str, timeout: float = 3.0) -> None:
 
 def write(path: Path, text: str) -> None:
     path.write_text(text)
+
+
+def health(entry: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """The throwaway service's /health answer ({} when it does not answer 200)."""
+    try:
+        with urllib.request.urlopen(base_url(entry) + "/health", timeout=timeout) as resp:
+            body = json.loads(resp.read())
+            return body if isinstance(body, dict) else {}
+    except (OSError, ValueError):
+        return {}
