@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -46,3 +47,13 @@ def health(entry: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
             return body if isinstance(body, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def wait_answering(entry: dict[str, Any], timeout: float = 15.0) -> None:
+    """Until the throwaway service answers /health (one the lab started itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if health(entry, timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the service on port {entry['port']} did not answer in {timeout:.0f} s")
