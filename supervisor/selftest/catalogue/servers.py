@@ -35,7 +35,8 @@ def redis_killed(lab: Lab) -> Setup:
                  lambda: kill(redis, signal.SIGKILL),
                  monit=f"check process redis with pidfile {pid_file}\n"
                        f"  start program = \"/bin/sh -c '{' '.join(_redis_argv(port, pid_file))}"
-                       " >/dev/null 2>&1 &'\"\n"
+                       " >/dev/null 2>&1 &'\" with timeout 20 seconds\n"
+                       f"  stop program = \"/bin/sh -c 'kill -TERM $(cat {pid_file})'\"\n"
                        f"  if failed host 127.0.0.1 port {port} protocol redis then restart\n"
                        + monit_block("redis-app", app, http_test(app) + "\ndepends on redis"))
 
