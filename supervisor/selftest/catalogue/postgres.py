@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from supervisor.selftest.catalogue.process import RESTART, monit_block
-from supervisor.selftest.catalogue.tools import base_url, health, kill, pid_file, post
+from supervisor.selftest.catalogue.tools import base_url, health, pid_file, post
 from supervisor.selftest.faults import Fault, Setup, find_binary
-from supervisor.selftest.lab import COMMON, Lab, free_port
+from supervisor.selftest.lab import COMMON, Lab, free_port, read_pid
 
 MAX_CONNECTIONS = 20
 
@@ -98,7 +98,14 @@ def accepts(dsn: str) -> bool:
 
 def killed(lab: Lab) -> Setup:
     pg = server(lab, "postgres")
-    return Setup({"postgres": pg.entry}, "postgres", lambda: kill(pg.entry, signal.SIGKILL),
+    def inject() -> None:
+        """SIGKILL of the postmaster named by its own pid file (written under the daemon and
+        under Monit alike; the daemon's pid file exists only where the daemon started it)."""
+        pid = read_pid(Path(pg.pid_path))
+        if pid is None:
+            raise RuntimeError(f"no pid in {pg.pid_path}: PostgreSQL is not running")
+        os.kill(pid, signal.SIGKILL)
+    return Setup({"postgres": pg.entry}, "postgres", inject,
                  monit=f"check process postgres with pidfile {pg.pid_path}\n"
                        + pg.monit_start + pg.monit_stop
                        + f"  if failed host 127.0.0.1 port {pg.port} protocol pgsql "
