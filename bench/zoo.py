@@ -38,6 +38,7 @@ import psutil
 from bench.peers import START_TIMEOUT_S, Monit, Peer, Soulfra
 from bench.procs import Reaper, wait_for
 from supervisor.selftest.catalogue import ALL
+from supervisor.selftest.catalogue.postgres import accepts
 from supervisor.selftest.faults import Fault, Setup
 from supervisor.selftest.lab import Lab, read_pid
 from supervisor.selftest.runner import Runner
@@ -102,6 +103,8 @@ def _health(entry: dict[str, Any]) -> int:
         except (OSError, TimeoutError):
             return 0
     for check in entry.get("checks", []):
+        if check.get("type") == "postgres":  # a new client served (a full server accepts TCP)
+            return 200 if accepts(check["dsn"]) else 0
         address = check.get("url") or check.get("broker") or check.get("dsn")
         if address and urlsplit(address).port:
             try:  # a server (Redis, a broker, PostgreSQL): it accepts connections

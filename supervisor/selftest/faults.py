@@ -51,6 +51,9 @@ class Setup:
     # The fault is there from the daemon's start (inject does nothing): it is measured from
     # then, and the service counts as ready when degraded.
     present_at_start: bool = False
+    # The service whose recovery heals the fault, when it is not the target (a leaking
+    # client restarted for a database it starves): "healed by" is read from its recoveries.
+    healer: str | None = None
     # The same watch as a Monit control-file block ("check process ..."), or None when Monit
     # has no equivalent; bench/ runs it against Monit in the same run.
     monit: str | None = None

@@ -23,6 +23,8 @@ class Behaviour:
         self.requests = 0
         self.reloads = 0
         self.reconnects = 0
+        self.mqtt_connects = 0  # times the MQTT presence (re)connected to its broker
+        self.mqtt_connected = False
         self.processed = 0
         self.queued = 0
         self.progress_stalled = False
@@ -33,6 +35,7 @@ class Behaviour:
         self._never = threading.Event()
         self._leaked: list[bytes] = []
         self._fds: list[int] = []
+        self.pg_held = 0  # PostgreSQL connections leaked (opened and never closed)
 
     # -- work that advances by itself --------------------------------------------------
     def start_work(self) -> None:
@@ -70,6 +73,25 @@ class Behaviour:
         for _ in range(count):
             self._fds.append(os.open(os.devnull, os.O_RDONLY))
 
+    def leak_pg_connections(self, dsn: str) -> None:
+        """A client that leaks connections: it opens one to `dsn` every 0.1 s and never
+        closes any, so it takes every slot the server frees until it is restarted."""
+        def hold() -> None:
+            import asyncio
+
+            import asyncpg  # a dependency of the daemon (its postgres check)
+
+            async def leak() -> None:
+                held = []
+                while True:
+                    try:
+                        held.append(await asyncpg.connect(dsn, timeout=2))
+                        self.pg_held = len(held)
+                    except (OSError, asyncpg.PostgresError, TimeoutError):
+                        await asyncio.sleep(0.1)  # refused (the slots are gone): try again
+            asyncio.run(leak())
+        threading.Thread(target=hold, name="pg-leak", daemon=True).start()
+
     def throw(self, count: int, every_s: float) -> None:
         """Unhandled exceptions in threads, as a worker whose jobs keep crashing."""
         def loop() -> None:
@@ -95,9 +117,12 @@ class Behaviour:
         threading.Thread(target=loop, name="beats", daemon=True).start()
 
 
-def mqtt_presence(host: str, port: int, topic: str, keepalive: int = 2) -> object:
+def mqtt_presence(host: str, port: int, topic: str, behaviour: Behaviour,
+                  keepalive: int = 2) -> object:
     """Announce `online` (retained) on `topic` with a last will of `offline`: the broker
-    publishes the will when this process stops answering its keepalive or disconnects."""
+    publishes the will when this process stops answering its keepalive or disconnects.
+    Reconnects by itself (every second or two) when the broker goes away; `behaviour`
+    counts the connections, so /health tells whether it came back."""
     # Only the MQTT fault needs it (a dependency of aiomqtt, so installed with the daemon).
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -107,7 +132,14 @@ def mqtt_presence(host: str, port: int, topic: str, keepalive: int = 2) -> objec
 
     def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         c.publish(topic, "online", qos=1, retain=True)
+        behaviour.mqtt_connects += 1
+        behaviour.mqtt_connected = True
+
+    def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        behaviour.mqtt_connected = False
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
     client.connect(host, port, keepalive=keepalive)
     client.loop_start()
     return client

@@ -203,7 +203,7 @@ class Runner:
         target = self.daemon.service(setup.target)
         if not row.detected_as:
             row.detected_as = measure.detected_as(target, since)
-        row.healed_by = measure.healed_by(by_service[setup.target])
+        row.healed_by = measure.healed_by(by_service[setup.healer or setup.target])
         allowed = setup.acted_ok()
         row.actions = len(measure.acting_attempts(
             [r for n in allowed for r in by_service.get(n, [])]))

@@ -11,6 +11,7 @@ POST /fail, /heal       make /health answer 500, or 200 again (SIGHUP heals too:
 POST /slowdown?ms=N     /health answers after N ms; POST /fast undoes it
 POST /deadlock          every later /health blocks forever (the process stays alive)
 POST /leak-memory?mbps=N   grow by N MiB a second;  POST /leak-fds?n=N   open N files
+POST /leak-pg           open connections to --pg-dsn and never close them (every slot)
 POST /throw?n=N         N unhandled exceptions in threads (reported by sentry_sdk with --dsn)
 POST /stop-beats        stop the check-ins sent to --beat-url
 POST /repair            copy --sqlite-backup over --sqlite (the service's own repair hook)
@@ -96,7 +97,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, {"status": "ok", "pid": os.getpid(),
                                  "uptime": round(time.time() - b.started, 1),
                                  "requests": b.requests, "reloads": b.reloads,
-                                 "reconnects": b.reconnects})
+                                 "reconnects": b.reconnects,
+                                 "mqttConnects": b.mqtt_connects,
+                                 "mqttConnected": b.mqtt_connected,
+                                 "pgHeld": b.pg_held})
         elif url.path == "/stats":
             self._send(200, b.stats())
         elif url.path == "/slow":
@@ -119,6 +123,7 @@ class Handler(BaseHTTPRequestHandler):
             "/deadlock": b.deadlock,
             "/leak-memory": lambda: b.leak_memory(float(query.get("mbps", "20"))),
             "/leak-fds": lambda: b.leak_fds(int(query.get("n", "100"))),
+            "/leak-pg": lambda: b.leak_pg_connections(args.pg_dsn),
             "/throw": lambda: b.throw(int(query.get("n", "20")), 0.05),
             "/stall-progress": lambda: setattr(b, "progress_stalled", True),
             "/stall-queue": lambda: setattr(b, "queue_stalled", True),
@@ -128,6 +133,9 @@ class Handler(BaseHTTPRequestHandler):
         action = actions.get(url.path)
         if action is None:
             self._send(404, {"error": "not found"})
+            return
+        if url.path == "/leak-pg" and not args.pg_dsn:
+            self._send(400, {"error": "/leak-pg needs the service started with --pg-dsn"})
             return
         action()
         self._send(200, {"done": url.path, "failing": b.failing, "reconnects": b.reconnects})
@@ -178,6 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sqlite-backup", help="the copy POST /repair restores from")
     p.add_argument("--mqtt-port", type=int, help="a broker on 127.0.0.1 to announce to ...")
     p.add_argument("--mqtt-topic", help="... on this topic, with a last will of 'offline'")
+    p.add_argument("--pg-dsn", help="the PostgreSQL that POST /leak-pg leaks connections to")
     p.add_argument("--tls-cert", help="serve https with this certificate (PEM) ...")
     p.add_argument("--tls-key", help="... and this key")
     return p.parse_args(argv)
@@ -246,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, reload)
     behaviour.start_work()
     if args.mqtt_port and args.mqtt_topic:
-        mqtt_presence("127.0.0.1", args.mqtt_port, args.mqtt_topic)
+        mqtt_presence("127.0.0.1", args.mqtt_port, args.mqtt_topic, behaviour)
     if args.beat_url:
         behaviour.beat_to(args.beat_url, args.beat_every)
     scheme = "https" if args.tls_cert else "http"

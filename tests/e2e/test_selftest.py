@@ -145,3 +145,59 @@ def test_a_killed_selftest_takes_its_daemon_and_services_with_it(tmp_path):
         for p in _ours(tmp_path / "t"):
             p.kill()
         shutil.rmtree(tmp_path / "t", ignore_errors=True)
+
+
+def _rows(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
+    return {r["fault"]: r for r in json.loads(done.stdout)["rows"]}
+
+
+@pytest.mark.timeout(120)
+def test_a_stale_pid_file_naming_a_stranger_is_neither_signalled_nor_adopted(tmp_path):
+    """The pid file of a SIGKILLed instance names a live stranger (a Python process, as
+    after pid reuse): the service is restarted, the stranger lives on (its death would be a
+    harmful action) and the pid file names the new instance."""
+    done = _selftest(tmp_path, "--only", "stale-pid", "--json", timeout=110)
+    row = _rows(done)["stale-pid"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert row["verdict"] == "pass" and row["healed_by"] == "restart_command"
+    assert row["harmful"] == []
+
+
+@pytest.mark.timeout(150)
+def test_postgres_refusing_connections_and_a_broker_killed_heal_where_installed(tmp_path):
+    """PostgreSQL full of a leaker's connections: detected by the postgres check, healed by
+    restarting the leaker, PostgreSQL itself never acted on. The MQTT broker killed: healed
+    once the worker says it reconnected. Skipped, with the reason, where not installed."""
+    done = _selftest(tmp_path, "--only", "postgres-full,mqtt-broker", "--json", timeout=140)
+    rows = _rows(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("postgres-full", "mqtt-broker"):
+        row = rows[name]
+        if row["verdict"] == "skipped":
+            assert str(row["why"]).startswith("needs ")
+            continue
+        assert row["verdict"] == "pass" and row["harmful"] == [], row
+        assert row["healed_by"] == "restart_command"
+    if rows["postgres-full"]["verdict"] == "pass":
+        assert "FILE_DESCRIPTORS_EXHAUSTED" in str(rows["postgres-full"]["detected_as"])
+
+
+@pytest.mark.timeout(120)
+def test_every_monit_process_block_starts_and_stops_its_service(tmp_path):
+    """So that Monit, given the zoo's blocks alone, brings every service up (bench/ runs
+    the same faults against it): each `check process` has a start and a stop program."""
+    from supervisor.selftest import catalogue
+    from supervisor.selftest.lab import Lab
+
+    lab = Lab(tmp_path / "lab", "http://127.0.0.1:9")
+    try:
+        for fault in catalogue.ALL:
+            if fault.missing() or fault.name == "container-killed":
+                continue
+            block = fault.setup(lab).monit or ""
+            for part in block.split("check ")[1:]:
+                if part.startswith("process "):
+                    assert "start program" in part and "stop program" in part, \
+                        f"{fault.name}: {part}"
+    finally:
+        lab.close()

@@ -3,10 +3,11 @@ what `soulfra-supervisor selftest` runs by default."""
 
 from __future__ import annotations
 
-from supervisor.selftest.catalogue import files, process, servers, signals
+from supervisor.selftest.catalogue import files, postgres, process, servers, signals
 from supervisor.selftest.faults import Fault
 
-ALL: list[Fault] = [*process.FAULTS, *files.FAULTS, *servers.FAULTS, *signals.FAULTS]
+ALL: list[Fault] = [*process.FAULTS, *files.FAULTS, *servers.FAULTS, *postgres.FAULTS,
+                    *signals.FAULTS]
 QUICK: list[Fault] = [f for f in ALL if f.quick]
 
 

@@ -1,6 +1,7 @@
 """Faults of the files a service needs: a data directory removed or opened up, a lock file a
-crash left behind, a corrupted SQLite file, a disk or its inodes filled (on a small tmpfs, so
-root only). The repairs are the daemon's file strategies, confined to configured paths."""
+crash left behind, a pid file naming a stranger, a corrupted SQLite file, a disk or its
+inodes filled (on a small tmpfs, so root only). The repairs are the daemon's file strategies,
+confined to configured paths, and its restart that must not touch a stranger."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
+import time
 
 from supervisor.selftest.catalogue.process import RESTART, http_test, monit_block
-from supervisor.selftest.catalogue.tools import base_url, kill
+from supervisor.selftest.catalogue.tools import base_url, health, kill, pid_file, wait_answering
 from supervisor.selftest.faults import Fault, Setup
-from supervisor.selftest.lab import COMMON, Lab
+from supervisor.selftest.lab import COMMON, Lab, read_pid
 
 
 def _data_dir_service(lab: Lab, name: str) -> tuple[dict[str, object], str]:
@@ -47,6 +51,51 @@ def stale_lock(lab: Lab) -> Setup:
     # SIGKILL: the lock file stays, naming a pid that is gone; a start refuses while it exists.
     return Setup({"stale-lock": svc}, "stale-lock", lambda: kill(svc, signal.SIGKILL),
                  monit=None)
+
+
+def stale_pid(lab: Lab) -> Setup:
+    """A pid file left by a SIGKILLed instance names a pid that now belongs to a stranger.
+
+    The first instance is started by the lab (by hand, or by a previous daemon: the daemon
+    adopts it from its pid file). The injection starts the stranger — a Python process, so
+    even the program's name matches — writes its pid into the pid file with the file's old
+    modification time kept (what pid reuse leaves: the same file, another process behind the
+    number) and SIGKILLs the instance. The daemon must restart the service without signalling
+    or adopting the stranger."""
+    svc = lab.service("stale-pid")
+    pid_path = pid_file(svc)
+    lab.spawn(svc["restart"]["command"], "stale-pid-first")
+    wait_answering(svc)
+    stranger: list[subprocess.Popen[bytes]] = []
+
+    def inject() -> None:
+        old = read_pid(pid_path)
+        if old is None:
+            raise RuntimeError(f"no pid in {pid_path}")
+        written = os.stat(pid_path)
+        # Real reuse comes long after the file was written (the pid numbers must wrap
+        # around first); the daemon's identity check allows 2 s between a process's start
+        # and its pid file's write, so the stranger starts later than that.
+        time.sleep(max(0.0, written.st_mtime + 3 - time.time()))
+        stranger.append(lab.spawn([sys.executable, "-c", "import time; time.sleep(3600)"],
+                                  "stale-pid-stranger"))
+        pid_path.write_text(f"{stranger[0].pid}\n")
+        os.utime(pid_path, ns=(written.st_atime_ns, written.st_mtime_ns))
+        os.kill(old, signal.SIGKILL)
+
+    def healed() -> bool:
+        """A new instance answers and is the one its pid file names; the stranger lives."""
+        now = health(svc).get("pid")
+        return bool(stranger) and stranger[0].poll() is None and now is not None \
+            and now != stranger[0].pid and now == read_pid(pid_path)
+
+    def harm() -> list[str]:
+        if stranger and stranger[0].poll() is not None:
+            return [f"pid {stranger[0].pid} (a stranger behind the stale pid file) was killed"
+                    f" (exit {stranger[0].returncode})"]
+        return []
+    return Setup({"stale-pid": svc}, "stale-pid", inject, healed=healed, harm=harm,
+                 monit=monit_block("stale-pid", svc, http_test(svc)))
 
 
 def sqlite_corrupt(lab: Lab) -> Setup:
@@ -126,6 +175,9 @@ FAULTS = [
           ("SERVICE_UNAVAILABLE",), "ensure_path", wrong_mode, quick=True),
     Fault("stale-lock", "SIGKILL leaves a lock file; a start refuses while it exists",
           ("PROCESS_EXITED",), RESTART, stale_lock, quick=True),
+    Fault("stale-pid", "SIGKILL leaves a pid file naming a live stranger (pid reuse): it "
+          "must be neither signalled nor adopted", ("PROCESS_EXITED",), RESTART, stale_pid,
+          quick=True),
     Fault("sqlite-corrupt", "the header of the service's SQLite file is overwritten",
           ("DATA_CORRUPTION", "SERVICE_UNAVAILABLE"), "webhook", sqlite_corrupt, quick=True),
     Fault("disk-full", "a 4 MiB tmpfs filled to 88 % (old *.dat files may go)",

@@ -1,20 +1,18 @@
 """Faults of the servers a service leans on: Redis killed under a dependent, a Redis connection
-dropped by the server, PostgreSQL killed (refusing connections), a worker that vanishes from
-its MQTT broker (the broker publishes its last will). Each runs only where the server's
-binaries are installed; the servers are real, on loopback ports, in the lab's folder."""
+dropped by the server, a worker that vanishes from its MQTT broker (the broker publishes its
+last will), the broker killed under a worker (PostgreSQL's faults: postgres.py). Each runs only
+where the server's binaries are installed; the servers are real, on loopback ports, in the
+lab's folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 from pathlib import Path
+from typing import Any
 
 from supervisor.selftest.catalogue.process import RESTART, http_test, monit_block
-from supervisor.selftest.catalogue.tools import kill
+from supervisor.selftest.catalogue.tools import health, kill
 from supervisor.selftest.faults import Fault, Setup, find_binary
 from supervisor.selftest.lab import COMMON, Lab, free_port
 
@@ -38,7 +36,8 @@ def redis_killed(lab: Lab) -> Setup:
                  lambda: kill(redis, signal.SIGKILL),
                  monit=f"check process redis with pidfile {pid_file}\n"
                        f"  start program = \"/bin/sh -c '{' '.join(_redis_argv(port, pid_file))}"
-                       " >/dev/null 2>&1 &'\"\n"
+                       " >/dev/null 2>&1 &'\" with timeout 20 seconds\n"
+                       f"  stop program = \"/bin/sh -c 'kill -TERM $(cat {pid_file})'\"\n"
                        f"  if failed host 127.0.0.1 port {port} protocol redis then restart\n"
                        + monit_block("redis-app", app, http_test(app) + "\ndepends on redis"))
 
@@ -95,69 +94,46 @@ def mqtt_last_will(lab: Lab) -> Setup:
 
 def mqtt_broker_killed(lab: Lab) -> Setup:
     """The broker dies under a worker that announces itself on it: the broker is restarted,
-    the worker reconnects by itself and must not be restarted."""
+    the worker reconnects by itself and must not be restarted. Healed: the daemon says both
+    are healthy *and* the worker's own /health says it is connected to the broker again (a
+    connection made after the kill)."""
     port = free_port()
     folder = lab.folder("mqtt-broker")
     conf = folder / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     pid_file = folder / "mosquitto.pid"
     lab.remember_pid_file(pid_file, marker=str(conf))
+    argv = [find_binary("mosquitto") or "mosquitto", "-c", str(conf)]
     broker = {"checks": [{"type": "mqtt", "broker": f"mqtt://127.0.0.1:{port}"}], **COMMON,
               "ladder": ["restart"],
-              "restart": {"command": [find_binary("mosquitto") or "mosquitto", "-c", str(conf)],
-                          "pidFile": str(pid_file), "autoStart": True, "stopOnExit": True,
-                          "stopTimeout": 2000}}
+              "restart": {"command": argv, "pidFile": str(pid_file), "autoStart": True,
+                          "stopOnExit": True, "stopTimeout": 2000}}
     topic = "selftest/broker-worker/status"
     worker = lab.service("mqtt-worker", "--mqtt-port", str(port), "--mqtt-topic", topic,
                          dependsOn=["mqtt-broker"])
-    return Setup({"mqtt-broker": broker, "mqtt-worker": worker}, "mqtt-broker",
-                 lambda: kill(broker, signal.SIGKILL),
+    before: list[dict[str, Any]] = []
+
+    def inject() -> None:
+        before.append(health(worker))
+        kill(broker, signal.SIGKILL)
+
+    def reconnected() -> bool:
+        """Connected by a connection made after the kill (a worker restarted by a peer that
+        restarts dependents counts too: that restart is judged as harm, not here)."""
+        now, then = health(worker), (before[0] if before else {})
+        return bool(now.get("mqttConnected")) and (
+            now.get("pid") != then.get("pid")
+            or int(now.get("mqttConnects", 0)) > int(then.get("mqttConnects", 0)))
+    # mosquitto writes no pid file in the foreground: the start program records $!.
+    return Setup({"mqtt-broker": broker, "mqtt-worker": worker}, "mqtt-broker", inject,
+                 healed=reconnected,
                  monit=f"check process mqtt-broker with pidfile {pid_file}\n"
-                       f"  if failed host 127.0.0.1 port {port} protocol mqtt then restart\n")
-
-
-def _as_postgres() -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    return ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--"]
-
-
-def postgres_refused(lab: Lab) -> Setup:
-    initdb = find_binary("initdb")
-    assert initdb is not None
-    bindir = Path(os.path.realpath(initdb)).parent
-    # Not under the lab's folder (nor TMPDIR, which may be private): closed to the postgres
-    # user that the server runs as when we are root.
-    # Named after the run's folder, so that a leftover is traceable to its run.
-    folder = Path(tempfile.mkdtemp(prefix=f"{lab.root.parent.name}-pg-",
-                                   dir="/tmp" if os.geteuid() == 0 else None))
-    lab.on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    pwfile = folder / "pw"
-    pwfile.write_text("selftest\n")
-    if os.geteuid() == 0:
-        shutil.chown(pwfile, "postgres", "postgres")
-    made = subprocess.run([*_as_postgres(), str(bindir / "initdb"), "-D", str(folder / "data"),
-                           "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}",
-                           "--no-sync", "-E", "UTF8"], capture_output=True, text=True,
-                          cwd=folder)
-    if made.returncode != 0:
-        raise RuntimeError(f"initdb failed: {made.stderr.strip()[-300:]}")
-    port = free_port()
-    pid_file = lab.folder("postgres") / "postgres.pid"
-    lab.remember_pid_file(pid_file, marker=str(folder))
-    argv = [*_as_postgres(), str(bindir / "postgres"), "-D", str(folder / "data"),
-            "-p", str(port), "-k", str(folder), "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "max_connections=20"]
-    svc = {"checks": [{"type": "postgres", "timeout": 3000,
-                       "dsn": f"postgresql://postgres:selftest@127.0.0.1:{port}/postgres"}],
-           **COMMON, "ladder": ["restart"], "startupGrace": 20000,
-           "restart": {"command": argv, "pidFile": str(pid_file), "cwd": str(folder),
-                       "autoStart": True, "stopOnExit": True, "stopTimeout": 5000}}
-    return Setup({"postgres": svc}, "postgres", lambda: kill(svc, signal.SIGKILL),
-                 monit=f"check process postgres with pidfile {folder}/data/postmaster.pid\n"
-                       f"  if failed host 127.0.0.1 port {port} protocol pgsql then restart\n")
+                       f"  start program = \"/bin/sh -c '{' '.join(argv)} >/dev/null 2>&1 & "
+                       f"echo $! > {pid_file}'\" with timeout 20 seconds\n"
+                       f"  stop program = \"/bin/sh -c 'kill -TERM $(cat {pid_file})'\"\n"
+                       f"  if failed host 127.0.0.1 port {port} protocol mqtt then restart\n"
+                       + monit_block("mqtt-worker", worker,
+                                     http_test(worker) + "\ndepends on mqtt-broker"))
 
 
 FAULTS = [
@@ -172,7 +148,4 @@ FAULTS = [
     Fault("mqtt-broker", "SIGKILL of the MQTT broker under a worker connected to it",
           ("PROCESS_EXITED", "CONNECTION_LOST"), RESTART, mqtt_broker_killed,
           needs=("mosquitto",)),
-    Fault("postgres", "SIGKILL of PostgreSQL (connections refused)",
-          ("PROCESS_EXITED", "SERVICE_UNAVAILABLE"), RESTART, postgres_refused,
-          needs=("initdb", "postgres", "postgres-user"), quick=True),
 ]

@@ -3,7 +3,9 @@ misbehave, read a pid file. Real actions only; nothing here simulates a fault.""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -35,3 +37,23 @@ def post(url: str, timeout: float = 3.0) -> None:
 
 def write(path: Path, text: str) -> None:
     path.write_text(text)
+
+
+def health(entry: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """The throwaway service's /health answer ({} when it does not answer 200)."""
+    try:
+        with urllib.request.urlopen(base_url(entry) + "/health", timeout=timeout) as resp:
+            body = json.loads(resp.read())
+            return body if isinstance(body, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_answering(entry: dict[str, Any], timeout: float = 15.0) -> None:
+    """Until the throwaway service answers /health (one the lab started itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if health(entry, timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the service on port {entry['port']} did not answer in {timeout:.0f} s")
