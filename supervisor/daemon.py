@@ -45,7 +45,9 @@ from supervisor.push.board import HeartbeatBoard
 from supervisor.push.hub import PushHub
 from supervisor.recovery.locks import cluster_lease
 from supervisor.recovery.manager import RecoveryManager
+from supervisor.recovery.plan import STARTUP_GRACE_MS
 from supervisor.recovery.resume import recheck, resume_states
+from supervisor.recovery.verify import verify_healthy
 from supervisor.recovery.windows import RecurringMaintenance
 from supervisor.store.database import Store
 from supervisor.store.shared.replicator import Replicator
@@ -144,6 +146,7 @@ class Daemon:
         self.fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
         self._stop = asyncio.Event()
         self._rechecks: set[asyncio.Task[list[CheckResult]]] = set()
+        self._boot_watches: set[asyncio.Task[tuple[bool, str]]] = set()
         self._hurry = asyncio.Event()
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         selfwatch = self.monitoring.selfwatch
@@ -200,6 +203,7 @@ class Daemon:
         self.maintenance.start()
         self.shutdown_hooks.append(("maintenance windows", self.maintenance.stop))
         await self.autostart()
+        self.shutdown_hooks.append(("stop watching services boot", self._stop_boot_watches))
         self.watch_containers()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
@@ -302,9 +306,23 @@ class Daemon:
             blind = not any(c.sees_the_service for c in checks)
             if blind or not all(r.ok for r in results):
                 try:
-                    await self.processes.start(name, spec)
+                    pid = await self.processes.start(name, spec)
                 except OSError as exc:
                     logger.error("cannot start {}: {}", name, exc)
+                else:
+                    self._watch_boot(name, pid)
+
+    def _watch_boot(self, name: str, pid: int) -> None:
+        """A service the daemon just started is seen up as soon as it answers, not at its
+        next poll: the first poll usually lands while it still boots (ignored in the startup
+        grace), and the one after may be a long interval away."""
+        plan = self.recovery.plans.get(name)
+        grace_s = (plan.startup_grace_ms if plan else STARTUP_GRACE_MS) / 1000
+        task = asyncio.get_running_loop().create_task(verify_healthy(
+            name, pid, grace_s, scheduler=self.scheduler, tracker=self.tracker,
+            processes=self.processes), name=f"boot:{name}")
+        self._boot_watches.add(task)
+        task.add_done_callback(self._boot_watches.discard)
 
     async def _start_api(self) -> None:
         if self.api_factory is None:
@@ -355,6 +373,11 @@ class Daemon:
         await self.processes.shutdown(specs)
 
     # -- push signals -----------------------------------------------------------------------
+    async def _stop_boot_watches(self) -> None:
+        for task in self._boot_watches:
+            task.cancel()
+        await asyncio.gather(*self._boot_watches, return_exceptions=True)
+
     def _process_exited(self, service: str, pid: int, code: int | None) -> None:
         if code is None:
             how = "exited"

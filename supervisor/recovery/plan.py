@@ -23,6 +23,9 @@ IMPLICIT_STEPS = ("retry_failed", "reconnect_redis")
 
 Step = tuple[StrategyConfig, RecoveryStrategy]
 
+# A started process's time to boot before its failed checks count (recovery.startupGrace).
+STARTUP_GRACE_MS = 15000.0
+
 
 @dataclass
 class ServicePlan:
@@ -34,7 +37,7 @@ class ServicePlan:
     max_attempts: int
     backoff_multiplier: float
     process_spec: ProcessSpec | None = None
-    startup_grace_ms: float = 15000
+    startup_grace_ms: float = STARTUP_GRACE_MS
     shared: bool = False  # several cluster nodes watch it: recovered under the Redis lease
 
     @classmethod

@@ -118,3 +118,14 @@ def test_errors_survive_a_daemon_restart(daemon_factory, tmp_path):
     assert d.stop() == 0
     d.start()
     assert any(e["id"] == first["id"] and e["recovered"] for e in d.errors())
+
+
+def test_a_started_service_is_healthy_once_it_answers_not_at_its_next_poll(daemon_factory,
+                                                                          tmp_path):
+    port, pid_file = free_port(), tmp_path / "demo.pid"
+    svc = demo_service_config(port, pid_file, interval=120000)
+    svc["restart"]["command"] += ["--startup-delay", "2"]  # boots past the first poll
+    d = daemon_factory(services_file({"demo": svc}))
+    # The next poll is two minutes away: only watching the boot explains "healthy" now.
+    wait_for(lambda: d.state("demo") == "healthy", timeout=20, what="demo healthy")
+    assert not d.errors(), "a service still booting is not a failure"
