@@ -138,7 +138,11 @@ def markdown(doc: dict[str, Any], results_path: Path, docs_path: Path) -> str:
         f"both (injection → GET /health answers 200 — a server accepts connections, a "
         f"filesystem is under its limits — after it was seen failing or the pid changed, and the "
         f"fault's condition holds; Monit cycle 1 s, soulfra interval 1 s, both acting on the "
-        f"first failed check): median (min–max), s.",
+        f"first failed check)"
+        + (f"; each injection at a random point of a {z['phase_s']:g} s cycle (a fixed pause "
+           f"after the previous repair had locked them to just before Monit's next cycle)"
+           if z.get("phase_s") else "")
+        + ": median (min–max), s.",
         "",
         *rows(z),
         "",

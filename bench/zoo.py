@@ -19,6 +19,7 @@ Two parts, in the same run:
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -45,6 +46,12 @@ from supervisor.selftest.runner import Runner
 
 POLL_S = 0.02
 SETTLE_S = 3.0  # after a fault healed: let a late, harmful restart show; Monit back to testing
+# Each injection waits a random share of this (the peers' 1 s cycle and interval) first. Without
+# it, the fixed SETTLE_S after a repair Monit made in one of its cycles put the next injection
+# a few tens of ms before Monit's next cycle, every time: Monit then tested at once, while
+# soulfra's per-service phases are random (disk-full: Monit 0.11-0.42 s, i.e. no wait for its
+# cycle at all; a random phase costs half a cycle on average, to both peers alike).
+PHASE_S = 1.0
 PEERS = ("soulfra-supervisor", "monit")
 
 
@@ -143,6 +150,7 @@ def trial(setup: Setup, bound_s: float) -> dict[str, Any]:
     entry = setup.services[setup.target]
     others = {n: _pid(e) for n, e in setup.services.items() if n not in setup.acted_ok()}
     old = _pid(entry)
+    time.sleep(random.uniform(0, PHASE_S))  # a random point of the peer's cycle
     started = time.monotonic()
     setup.inject()
     seen_down = False
@@ -246,7 +254,7 @@ def run(reaper: Reaper, workdir: Path, peers: list[str], repeat: int, bound_s: f
     faults = [f for f in ALL if not names or f.name in names]
     runnable = [f for f in faults if f.missing() is None]
     out: dict[str, Any] = {"faults": [f.name for f in faults], "repeat": repeat,
-                           "bound_s": bound_s, "parallel": parallel,
+                           "bound_s": bound_s, "parallel": parallel, "phase_s": PHASE_S,
                            "skipped": {f.name: f.missing() for f in faults if f.missing()}}
     if "soulfra-supervisor" in peers:
         out["catalogue"] = catalogue(workdir / "catalogue", repeat, bound_s, parallel, faults)

@@ -43,8 +43,12 @@ class ServiceRuntime:
     interval_s: float
     checks: list[HealthCheck]
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_run: float = 0.0  # monotonic
+    last_run: float = 0.0  # monotonic; when its latest round finished
+    last_results: list[CheckResult] = field(default_factory=list)  # that round's results
     runs: int = 0
+    # The round running now (its results when done) and when it started (monotonic).
+    in_flight: asyncio.Future[list[CheckResult]] | None = None
+    in_flight_since: float = 0.0
     loop_started: float = 0.0  # monotonic; when its scheduling loop began
     critical: bool = False  # never stretched by the overhead budget
     # The timer its loop sleeps on; resolved early (True) when a check asks to run now.
@@ -209,11 +213,45 @@ class Scheduler:
         if rt is None:
             return []
         async with rt.lock:
-            results = await asyncio.gather(*(self._run_check(rt, c) for c in rt.checks))
-            rt.last_run = self.last_tick = time.monotonic()
-            rt.runs += 1
-            self.tracker.record(name, list(results))
-            return list(results)
+            rt.in_flight = done = asyncio.get_running_loop().create_future()
+            rt.in_flight_since = time.monotonic()
+            try:
+                results = list(await asyncio.gather(*(self._run_check(rt, c)
+                                                      for c in rt.checks)))
+                rt.last_run = self.last_tick = time.monotonic()
+                rt.last_results = results
+                rt.runs += 1
+                self.tracker.record(name, results)
+                done.set_result(results)
+                return results
+            finally:
+                if not done.done():
+                    done.cancel()
+                rt.in_flight = None
+
+    def last_round(self, name: str) -> tuple[float, list[CheckResult]] | None:
+        """When the service's latest round of checks finished (monotonic) and its results;
+        None before its first."""
+        rt = self.services.get(name)
+        if rt is None or not rt.runs:
+            return None
+        return rt.last_run, list(rt.last_results)
+
+    async def join_round(self, name: str, started_after: float) -> list[CheckResult] | None:
+        """The results of the round in flight, waited for (not run a second time), if it
+        started at or after `started_after` (monotonic); None when there is no such round or
+        it was cut off."""
+        rt = self.services.get(name)
+        current = rt.in_flight if rt is not None else None
+        if rt is None or current is None or rt.in_flight_since < started_after:
+            return None
+        try:
+            return list(await asyncio.shield(current))
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled, not only that round
+            return None
 
     async def _run_check(self, rt: ServiceRuntime, check: HealthCheck) -> CheckResult:
         async with self._sem:

@@ -90,6 +90,12 @@ def worst(results: list[CheckResult]) -> CheckResult | None:
                if r.kind in _FAILURE_ORDER else len(_FAILURE_ORDER))
 
 
+def counted_failure(results: list[CheckResult]) -> CheckResult | None:
+    """The worst failure of a round that counts toward errorThreshold (not a check error or
+    an inconclusive result: the daemon's own trouble), or None."""
+    return worst([r for r in results if r.kind not in _NOT_COUNTED])
+
+
 def new_correlation_id() -> str:
     return "inc_" + secrets.token_hex(6)
 

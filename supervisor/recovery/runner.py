@@ -30,7 +30,7 @@ from supervisor.recovery.journal import RecoveryJournal
 from supervisor.recovery.locks import Grant, LeaseLost, RecoveryLock
 from supervisor.recovery.plan import ServicePlan, Step
 from supervisor.recovery.run import OUTPUT_LIMIT, RecoveryRun
-from supervisor.recovery.verify import passes_now, verify_healthy
+from supervisor.recovery.verify import passes_before_acting, passes_now, verify_healthy
 
 STRATEGY_TIMEOUT_S = 120.0
 ContextFactory = Callable[[RecoveryRun, str, int], RecoveryContext]
@@ -81,6 +81,7 @@ class RecoveryRunner:
                       delay: float = 0.0) -> None:
         service = run.service
         self.grants[service] = grant
+        begun = time.monotonic()
         try:
             async with self.slots:
                 run.status = "running"
@@ -94,8 +95,11 @@ class RecoveryRunner:
                 if delay:
                     await asyncio.sleep(delay)
                 # Fresh evidence right before acting: after a wait, or for a recovery resumed
-                # after a daemon restart, the service may be up again by itself.
-                if run.requested_by == "auto" and await passes_now(service, self.scheduler):
+                # after a daemon restart, the service may be up again by itself. After a wait,
+                # a new round; without one, the round that just failed is that evidence.
+                if run.requested_by == "auto" and await (
+                        passes_now(service, self.scheduler) if delay
+                        else passes_before_acting(service, self.scheduler, begun)):
                     run.status, run.finished_at = "skipped", time.time()
                     run.message = "healthy again right before acting: nothing done"
                     return
