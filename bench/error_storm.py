@@ -27,7 +27,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from supervisor.config.services import load_config  # noqa: E402
+from supervisor.config.loader import load_config  # noqa: E402
 from supervisor.config.settings import Settings  # noqa: E402
 from supervisor.core.incidents import error_row  # noqa: E402
 from supervisor.core.taxonomy import LOST, TIMEOUT, classify_http_status  # noqa: E402

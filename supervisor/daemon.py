@@ -22,9 +22,10 @@ from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.cluster.incidents import cluster_incidents
 from supervisor.cluster.wiring import ClusterNode, state_publisher
+from supervisor.config.loader import load_config
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
-from supervisor.config.services import ServiceConfigBase, load_config, uses_containers
+from supervisor.config.services import ServiceConfigBase, uses_containers
 from supervisor.config.settings import Settings
 from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.error_rates import ErrorRates

@@ -87,7 +87,8 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from supervisor.config.services import ConfigError, load_config
+    from supervisor.config.loader import load_config
+    from supervisor.config.services import ConfigError
     from supervisor.config.settings import Settings
 
     path = args.file or str(Settings().config)
@@ -102,7 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from supervisor.config.services import json_schema
+    from supervisor.config.schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0
@@ -112,7 +113,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
     from health_checks.base import CheckEnv
-    from supervisor.config.services import ConfigError, load_config
+    from supervisor.config.loader import load_config
+    from supervisor.config.services import ConfigError
     from supervisor.core.events import EventBus
     from supervisor.core.platform_health import overall_status
     from supervisor.core.state import StateTracker, Thresholds
@@ -168,7 +170,8 @@ def cmd_alert_test(args: argparse.Namespace) -> int:
     from supervisor.alerts.message import Alert
     from supervisor.alerts.service import build_channels
     from supervisor.clients.http import HttpClient
-    from supervisor.config.services import ConfigError, load_config
+    from supervisor.config.loader import load_config
+    from supervisor.config.services import ConfigError
 
     settings = _settings(args)
     try:

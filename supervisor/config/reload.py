@@ -25,8 +25,9 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from supervisor.config.loader import config_from_text
 from supervisor.config.safety import UnsafeSetup, check_config_file
-from supervisor.config.services import ConfigError, config_from_text
+from supervisor.config.services import ConfigError
 from supervisor.config.settings import Settings
 from supervisor.core.events import EventBus
 from supervisor.core.incidents import error_row

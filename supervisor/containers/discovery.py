@@ -19,7 +19,8 @@ from typing import Any
 from loguru import logger
 
 from supervisor.clients.docker import ContainerNotFound, DockerClient, DockerUnavailable
-from supervisor.config.services import SERVICE_NAME, ConfigError, parse_config
+from supervisor.config.loader import parse_config
+from supervisor.config.services import SERVICE_NAME, ConfigError
 from supervisor.config.settings import Settings
 
 # Fields a label may not set: lists and objects do not fit in a label.

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from supervisor.config.services import ConfigError, config_from_text
+from supervisor.config.loader import config_from_text
+from supervisor.config.services import ConfigError
 from tests.support.helpers import ROOT, services_file, wait_for
 
 GOOD = services_file({"disk": {"checks": [{"type": "disk", "path": "/tmp"}], "interval": 1000}})

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from supervisor.clients.docker import DockerClient
-from supervisor.config.services import parse_config
+from supervisor.config.loader import parse_config
 from supervisor.config.settings import Settings
 from supervisor.containers.discovery import LabelDiscovery, ServiceSlot
 from tests.support.helpers import ROOT

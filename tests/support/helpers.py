@@ -30,7 +30,8 @@ def read_pid(pid_file: Path) -> int:
 def config_problems(data: dict[str, Any]) -> str:
     """The problems `soulfra-supervisor validate` would list for this services.json, one a
     line; fails the test when the config is valid."""
-    from supervisor.config.services import ConfigError, parse_config
+    from supervisor.config.loader import parse_config
+    from supervisor.config.services import ConfigError
 
     try:
         parse_config(data)

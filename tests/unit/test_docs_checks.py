@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import health_checks
-from supervisor.config.services import parse_config
+from supervisor.config.loader import parse_config
 from tests.support.helpers import ROOT, services_file
 
 DOC = ROOT / "docs" / "checks.md"

@@ -15,7 +15,8 @@ def test_kind_is_inferred_from_the_url() -> None:
 
 
 def test_alerts_config_errors_name_the_field() -> None:
-    from supervisor.config.services import ConfigError, parse_config
+    from supervisor.config.loader import parse_config
+    from supervisor.config.services import ConfigError
 
     bad = {"errorMonitoring": {"services": {}, "alerts": {
         "fireOn": "sometimes",

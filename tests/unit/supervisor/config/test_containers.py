@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from supervisor.clients.docker import DockerClient
-from supervisor.config.services import ConfigError, parse_config
+from supervisor.config.loader import parse_config
+from supervisor.config.services import ConfigError
 from supervisor.config.settings import Settings
 from supervisor.containers.discovery import LabelDiscovery, ServiceSlot
 

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from supervisor.config.services import ConfigError, config_from_text, json_schema, parse_config
+from supervisor.config.loader import config_from_text, parse_config
+from supervisor.config.schema import json_schema
+from supervisor.config.services import ConfigError
 from tests.support.schema_documents import SchemaDocuments
 
 ROOT = Path(__file__).resolve().parents[4]

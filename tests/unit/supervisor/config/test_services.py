@@ -9,7 +9,9 @@ from pathlib import Path
 
 import jsonschema
 
-from supervisor.config.services import ConfigError, json_schema, parse_config
+from supervisor.config.loader import parse_config
+from supervisor.config.schema import json_schema
+from supervisor.config.services import ConfigError
 from supervisor.config.settings import Settings
 from tests.support.helpers import ROOT, free_port
 

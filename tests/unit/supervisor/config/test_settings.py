@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervisor.config.services import load_config
+from supervisor.config.loader import load_config
 from supervisor.config.settings import Settings
 from tests.support.helpers import ROOT
 

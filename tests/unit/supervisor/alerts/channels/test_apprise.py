@@ -194,7 +194,7 @@ def test_apprise_and_phone_config_errors_name_the_field() -> None:
 
 
 def test_a_phone_channel_takes_min_severity_as_written_in_services_json() -> None:
-    from supervisor.config.services import parse_config
+    from supervisor.config.loader import parse_config
 
     config = parse_config({"errorMonitoring": {"services": {}, "alerts": {"channels": [
         {"type": "phone", "url": "json://127.0.0.1:1/{phone}", "number": "+15551234567",
