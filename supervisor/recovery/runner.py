@@ -96,9 +96,11 @@ class RecoveryRunner:
                     await asyncio.sleep(delay)
                 # Fresh evidence right before acting: after a wait, or for a recovery resumed
                 # after a daemon restart, the service may be up again by itself. After a wait,
-                # a new round; without one, the round that just failed is that evidence.
+                # a new round; without one, the round that just failed is that evidence —
+                # except under a cluster lease: the node that held it before may have repaired
+                # the service since this node's round failed, so only a new round tells.
                 if run.requested_by == "auto" and await (
-                        passes_now(service, self.scheduler) if delay
+                        passes_now(service, self.scheduler) if delay or grant.token is not None
                         else passes_before_acting(service, self.scheduler, begun)):
                     run.status, run.finished_at = "skipped", time.time()
                     run.message = "healthy again right before acting: nothing done"
