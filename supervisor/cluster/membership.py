@@ -35,6 +35,7 @@ from supervisor.cluster import keys
 from supervisor.cluster.record import NodeRecord, Round, Verdicts, judge, names, text
 from supervisor.core.events import EventBus
 from supervisor.core.redaction import redact_text
+from supervisor.core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -120,8 +121,7 @@ class Membership:
     async def stop(self) -> None:
         """Leave cleanly: the key and the set member go, so nobody reports a lapse."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         try:
             async with asyncio.timeout(2.0):

@@ -24,6 +24,7 @@ from loguru import logger
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.events import Event, EventBus
 from supervisor.core.redaction import redact_text
+from supervisor.core.tasks import cancel_and_wait
 
 ONLINE, OFFLINE = "online", "offline"
 
@@ -61,8 +62,7 @@ class StatePublisher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     async def _on_event(self, event: Event) -> None:
         if event.service is None:

@@ -31,6 +31,7 @@ from supervisor.config.services import ConfigError
 from supervisor.config.settings import Settings
 from supervisor.core.events import EventBus
 from supervisor.core.incidents import error_row
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.core.taxonomy import Category, Classification, Level, Severity
 from supervisor.store.database import Store
 from supervisor.systemd.notify import Notifier
@@ -153,9 +154,7 @@ class ConfigReloader:
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._spawned) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         self._task = None
 
     async def _watch(self) -> None:

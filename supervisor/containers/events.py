@@ -11,6 +11,7 @@ from typing import Any
 from loguru import logger
 
 from supervisor.clients.docker import DockerClient, DockerUnavailable
+from supervisor.core.tasks import cancel_and_wait
 
 FIRST_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 15.0
@@ -41,8 +42,7 @@ class EventStream:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
     def status(self) -> dict[str, Any]:

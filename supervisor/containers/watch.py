@@ -22,6 +22,7 @@ from supervisor.core.check_result import CheckKind
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.scheduler import Scheduler
 from supervisor.core.state import StateTracker
+from supervisor.core.tasks import cancel_and_wait
 
 PUSH_ACTIONS = frozenset({"die", "oom", "health_status: unhealthy"})
 
@@ -48,9 +49,7 @@ class ContainerWatch:
 
     async def stop(self) -> None:
         await self.stream.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
 
     def status(self) -> dict[str, Any]:
         out = {**self.stream.status(), "pushedFailures": self.pushed}

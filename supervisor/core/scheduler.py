@@ -24,6 +24,7 @@ from supervisor.core.check_result import CheckKind, CheckResult
 from supervisor.core.events import EventBus
 from supervisor.core.redaction import redact, redact_text
 from supervisor.core.state import State, StateTracker
+from supervisor.core.tasks import cancel_and_wait
 
 # A gave_up service is still probed, at this multiple of its interval, to notice it healed.
 SLOW_PROBE_FACTOR = 4
@@ -91,8 +92,7 @@ class Scheduler:
     async def remove(self, name: str) -> None:
         task = self._tasks.pop(name, None)
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait([task])
         runtime = self.services.pop(name, None)
         if runtime is not None:
             for check in runtime.checks:
@@ -107,9 +107,7 @@ class Scheduler:
         (a recovery finishing during shutdown verifies through it)."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
 
     def revive(self, names: list[str]) -> list[str]:
         """Start a fresh check loop for each named service whose loop died or hangs; the ones

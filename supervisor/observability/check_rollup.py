@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from supervisor.core.check_result import CheckKind, CheckResult
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.store.series import Row, prune
 
 if TYPE_CHECKING:
@@ -107,8 +108,7 @@ class CheckRollup:
     async def stop(self) -> None:
         """At shutdown, before the store closes: the open minute is written too."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         self.flush()
 

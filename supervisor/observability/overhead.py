@@ -20,6 +20,7 @@ from loguru import logger
 
 from supervisor.core.events import EventBus
 from supervisor.core.scheduler import Scheduler
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.core.taxonomy import OVERHEAD_EXCEEDED
 
 SAMPLE_S = 5.0
@@ -58,8 +59,7 @@ class OverheadBudget:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     async def _loop(self) -> None:
         while True:

@@ -30,6 +30,7 @@ from loguru import logger
 from supervisor.core.events import EventBus
 from supervisor.core.incidents import error_row
 from supervisor.core.scheduler import Scheduler
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.core.taxonomy import (
     EVENT_LOOP_BLOCKED,
     SCHEDULER_STALLED,
@@ -125,8 +126,7 @@ class SelfWatch:
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     # -- reporting --------------------------------------------------------------------------
     def report(self, c: Classification, message: str, *, stack: str | None = None,

@@ -15,6 +15,7 @@ from loguru import logger
 
 from supervisor.clients.mqtt import parse_broker
 from supervisor.core.redaction import redact_text
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.payload import BadPayload, parse_heartbeat
 
@@ -41,8 +42,7 @@ class MqttListener:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
     @property

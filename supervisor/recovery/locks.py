@@ -26,6 +26,7 @@ from supervisor.clients.redis import redis_client, redis_errors
 from supervisor.cluster import keys
 from supervisor.config.settings import Settings
 from supervisor.core.redaction import redact_text
+from supervisor.core.tasks import cancel_and_wait
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,13 @@ class ClusterLease:
 
     async def _renew(self, grant: Grant) -> None:
         key, value = keys.lease_key(grant.service), self._value(grant)
-        while True:
+        me = asyncio.current_task()
+        # Ends when release/close forget it, not only on cancel (core/tasks.py: redis-py
+        # can swallow a cancel that lands inside the renewal's command).
+        while self._renewers.get(grant.service) is me:
             await asyncio.sleep(self.ttl_ms / 3000)
+            if self._renewers.get(grant.service) is not me:
+                return
             started = time.monotonic()
             try:
                 kept = await self._client.eval(_RENEW, 1, key, value, self.ttl_ms)
@@ -228,10 +234,7 @@ class ClusterLease:
         await self.local.release(grant)
         if grant.token is None:
             return
-        task = self._renewers.pop(grant.service, None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait([self._renewers.pop(grant.service, None)])
         if self._held.get(grant.service) == grant:
             del self._held[grant.service]
         try:
@@ -249,10 +252,9 @@ class ClusterLease:
                 "heldLocally": self.local.summary()["held"]}
 
     async def close(self) -> None:
-        for task in self._renewers.values():
-            task.cancel()
-        await asyncio.gather(*self._renewers.values(), return_exceptions=True)
+        renewers = list(self._renewers.values())
         self._renewers.clear()
+        await cancel_and_wait(renewers)
         await self._client.aclose()
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.systemd.notify import Notifier
 
 # STATUS= is refreshed this often when there is no watchdog to pace the loop.
@@ -38,8 +39,7 @@ class Watchdog:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
     def tick(self) -> bool:

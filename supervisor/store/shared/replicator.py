@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import asyncpg
 from loguru import logger
 
+from supervisor.core.tasks import cancel_and_wait
 from supervisor.store.database import Store
 from supervisor.store.shared import capture
 from supervisor.store.shared.schema import BY_NAME
@@ -70,8 +71,7 @@ class Replicator:
         """Stop shipping and disconnect; one last batch first when PostgreSQL answers (what
         is still queued stays queued, for the next start)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
             if not self.outage.down:
                 try:

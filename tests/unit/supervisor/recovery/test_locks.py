@@ -116,3 +116,19 @@ async def test_the_local_lock_alone():
     assert await lock.still_ours(grant) is None
     await lock.release(grant)
     assert await lock.may_try("web")
+
+
+async def test_close_ends_while_a_renewal_is_in_flight(redis_server):
+    """A cancel landing inside the renewal's Redis command used to be swallowed by redis-py:
+    the renewer went on renewing and close() waited for it forever (seen in CI)."""
+    services = [f"web{i}" for i in range(300)]
+    for i, service in enumerate(services):
+        lease = ClusterLease(redis_server.url, "a", ttl_ms=30)  # a renewal every 10 ms
+        assert isinstance(await lease.acquire(service, "RC_1", shared=True), Grant)
+        await asyncio.sleep(0.01)
+        for _ in range(i % 8):  # land the cancel on each step of the renewal's command
+            await asyncio.sleep(0)
+        await lease.close()
+    await asyncio.sleep(0.2)  # several TTLs: a lease nobody renews has expired by now
+    renewed = [s for s in services if _peek(redis_server.url, s)[0] is not None]
+    assert renewed == [], "a closed node still renews these leases"
