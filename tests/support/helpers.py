@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -41,19 +42,32 @@ def config_problems(data: dict[str, Any]) -> str:
 
 
 def free_port() -> int:
-    """A port free right now. Under pytest-xdist a worker takes only the ports that are its own
-    number modulo the worker count, so two workers never pick the same port between this probe
-    and the server binding it."""
+    """A port free right now, below the kernel's ephemeral range: a port that bind(0) hands
+    out is also where the outgoing connections of every process on the machine land, and one
+    of them took a daemon's port between this probe and its bind (CI, "Address already in
+    use"). Under pytest-xdist a worker takes only the ports that are its own number modulo the
+    worker count, so two workers never pick the same one."""
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    port = 0
-    for _ in range(64 * count):
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 20000), low)
+        if port % count != worker:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port % count == worker:
-            break
-    return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port below {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def listening(port: int, backlog: int = 256) -> socket.socket:

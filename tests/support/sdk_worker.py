@@ -77,7 +77,9 @@ def loop(dsn: str, folder: Path) -> None:
         time.sleep(0.2)
 
 
-SLOW_SQL = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400000) "
+# ~0.2 s on an idle machine: well over the daemon's 50 ms slow-query line (400,000 rows took
+# 44 ms here, and the test failed whenever the machine was idle).
+SLOW_SQL = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) "
             "SELECT count(*) FROM n")
 
 

@@ -26,7 +26,9 @@ def _redis_argv(port: int, pid_file: Path) -> list[str]:
 def redis_killed(lab: Lab) -> Setup:
     port = free_port()
     pid_file = lab.folder("redis-killed") / "redis.pid"
-    lab.remember_pid_file(pid_file)
+    # redis-server rewrites its command line to "redis-server 127.0.0.1:<port>": the pid
+    # file's path is not in it (a Monit-started one was left running before).
+    lab.remember_pid_file(pid_file, marker=f"127.0.0.1:{port}")
     redis = {"checks": [{"type": "redis", "url": f"redis://127.0.0.1:{port}/0"}], **COMMON,
              "ladder": ["restart"],
              "restart": {"command": _redis_argv(port, pid_file), "pidFile": str(pid_file),
