@@ -53,13 +53,16 @@ def cluster_table(status: int, body: Any, console: Console) -> int:
     shared: list[dict[str, Any]] = body.get("sharedServices", [])
     if shared:
         st = Table(header_style="bold", expand=False)
-        for column in ("SHARED SERVICE", "STATES", "LEASE HOLDER", "FENCING TOKEN"):
+        for column in ("SHARED SERVICE", "STATES", "LEASE HOLDER", "FENCING TOKEN", "GAVE UP"):
             st.add_column(column)
         for s in shared:
             states = ", ".join(f"{escape(node)}: {state_markup(state)}"
                                for node, state in sorted(s["states"].items()))
             token = s.get("fencingToken")
+            gave_up = s.get("gaveUp")
             st.add_row(escape(s["name"]), states, escape(s.get("leaseHolder") or "-"),
-                       "-" if token is None else str(token))
+                       "-" if token is None else str(token),
+                       f"[bold red]node {escape(str(gave_up.get('node')))}[/]: "
+                       f"{escape(str(gave_up.get('reason')))}" if gave_up else "-")
         console.print(st)
     return 0 if all(n["alive"] for n in nodes) else 1

@@ -45,6 +45,13 @@ def fence_key(service: str) -> str:
     return f"{PREFIX}fence:{service}"
 
 
+def gave_up_key(service: str) -> str:
+    """Set when a node gave up on a shared service (its ladder exhausted or it flapped): JSON
+    {node, reason, at}; no other node starts a ladder of its own until the service is
+    healthy again (whoever sees it healthy deletes the key) or a human forces a recovery."""
+    return f"{PREFIX}gave-up:{service}"
+
+
 def incident_key(service: str, fingerprint: str) -> str:
     """The node that sent "firing" for an incident; whoever deletes it sends "recovered"."""
     return f"{PREFIX}incident:{service}:{fingerprint}"

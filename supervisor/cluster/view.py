@@ -1,7 +1,8 @@
 """The cluster as one node sees it (GET /api/monitoring/cluster): every node, alive or not,
 with its services, and every shared service with its state on each node and who holds its
-recovery lease. `build_view` is pure; `read_view` reads it from Redis in three round trips
-(the set; the records; the leases of the shared services).
+recovery lease, and (`gaveUp`) which node gave up on it, if one did. `build_view` is pure;
+`read_view` reads it from Redis in three round trips (the set; the records; the leases and
+gave-up marks of the shared services).
 
 A node that is not alive shows what it last wrote (`keys.node_last_key`), with every service
 "unknown": nobody watches them now. A shared service is one that any node declares
@@ -10,6 +11,7 @@ A node that is not alive shows what it last wrote (`keys.node_last_key`), with e
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from supervisor.cluster import keys
@@ -33,7 +35,8 @@ def node_entry(name: str, alive: bool, rec: NodeRecord | None) -> dict[str, Any]
 
 def build_view(me: str, *, standalone: bool, ttl_s: float | None, members: list[str],
                live: dict[str, NodeRecord | None], last: dict[str, NodeRecord | None],
-               leases: dict[str, str | None], reachable: bool = True) -> dict[str, Any]:
+               leases: dict[str, str | None], reachable: bool = True,
+               gave_up: dict[str, str | None] | None = None) -> dict[str, Any]:
     nodes = []
     shared: set[str] = set()
     for name in sorted(set(members) | {me}):
@@ -52,12 +55,26 @@ def build_view(me: str, *, standalone: bool, ttl_s: float | None, members: list[
         parsed = keys.parse_lease_value(value) if value else None
         shared_services.append({"name": service, "states": states,
                                 "leaseHolder": parsed[0] if parsed else None,
-                                "fencingToken": parsed[1] if parsed else None})
+                                "fencingToken": parsed[1] if parsed else None,
+                                "gaveUp": gave_up_entry((gave_up or {}).get(service))})
     out: dict[str, Any] = {"node": me, "standalone": standalone, "ttlSeconds": ttl_s,
                            "nodes": nodes, "sharedServices": shared_services}
     if not standalone:
         out["redisReachable"] = reachable
     return out
+
+
+def gave_up_entry(value: str | None) -> dict[str, Any] | None:
+    """{node, reason, at} of a keys.gave_up_key record (garbage under the key: still given
+    up on, by an unknown node)."""
+    if value is None:
+        return None
+    try:
+        seen = json.loads(value)
+        return {"node": str(seen["node"]), "reason": str(seen["reason"]),
+                "at": float(seen["at"])}
+    except (ValueError, KeyError, TypeError):
+        return {"node": None, "reason": value, "at": None}
 
 
 async def read_view(redis: aioredis.Redis, me: str, ttl_s: float) -> dict[str, Any]:
@@ -72,8 +89,11 @@ async def read_view(redis: aioredis.Redis, me: str, ttl_s: float) -> dict[str, A
     shared = sorted({s for r in (*live.values(), *last.values()) if r is not None
                      for s in r.shared})
     leases: dict[str, str | None] = {}
+    gave_up: dict[str, str | None] = {}
     if shared:
-        values = await redis.mget([keys.lease_key(s) for s in shared])
-        leases = {s: text(v) for s, v in zip(shared, values, strict=True)}
+        values = await redis.mget([keys.lease_key(s) for s in shared]
+                                  + [keys.gave_up_key(s) for s in shared])
+        leases = {s: text(v) for s, v in zip(shared, values[:len(shared)], strict=True)}
+        gave_up = {s: text(v) for s, v in zip(shared, values[len(shared):], strict=True)}
     return build_view(me, standalone=False, ttl_s=ttl_s, members=members, live=live,
-                      last=last, leases=leases)
+                      last=last, leases=leases, gave_up=gave_up)

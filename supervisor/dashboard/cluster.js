@@ -36,8 +36,9 @@ function renderCluster(section, view) {
   if (view.sharedServices.length) {
     const shared = el("ul", { id: "cluster-shared", class: "list" });
     for (const s of view.sharedServices) {
-      const holder = s.leaseHolder
-        ? `lease: ${s.leaseHolder} (token ${s.fencingToken})` : "no lease held";
+      const holder = s.gaveUp
+        ? `gave up by node ${s.gaveUp.node}: ${s.gaveUp.reason}`
+        : s.leaseHolder ? `lease: ${s.leaseHolder} (token ${s.fencingToken})` : "no lease held";
       shared.append(el("li", { "data-shared": s.name }, el("strong", { text: s.name }), " ",
                        clusterServices(s.states), el("span", { class: "muted", text: holder })));
     }

@@ -16,6 +16,7 @@ never touch Redis, so a Redis outage does not stop their repairs.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from supervisor.cluster import keys
 from supervisor.config.settings import Settings
 from supervisor.core.redaction import redact_text
 from supervisor.core.tasks import cancel_and_wait
+from supervisor.recovery.run import utc_clock
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class LeaseLost(Exception):
 
 
 class RecoveryLock(Protocol):
-    async def acquire(self, service: str, holder: str, *, shared: bool = False) -> Grant | Denied:
-        """Take the lock without waiting."""
+    async def acquire(self, service: str, holder: str, *, shared: bool = False,
+                      force: bool = False) -> Grant | Denied:
+        """Take the lock without waiting (`force`: also when the cluster gave up on it)."""
 
     async def still_ours(self, grant: Grant) -> str | None:
         """None while the grant stands; otherwise why it does not (checked before a step)."""
@@ -65,6 +68,13 @@ class RecoveryLock(Protocol):
         """Worth asking again now (the lease is free and Redis answers)?"""
 
     async def release(self, grant: Grant) -> None: ...
+
+    async def gave_up(self, service: str, reason: str, *, shared: bool) -> None:
+        """This node gave up on the service: for a shared one, no other node starts a ladder
+        of its own until `healthy`."""
+
+    async def healthy(self, service: str, *, shared: bool) -> None:
+        """The service is up again: a shared one may be recovered by any node again."""
 
     def summary(self) -> dict[str, Any]: ...
 
@@ -75,7 +85,8 @@ class LocalLock:
     def __init__(self) -> None:
         self._held: dict[str, str] = {}
 
-    async def acquire(self, service: str, holder: str, *, shared: bool = False) -> Grant | Denied:
+    async def acquire(self, service: str, holder: str, *, shared: bool = False,
+                      force: bool = False) -> Grant | Denied:
         if service in self._held:
             return Denied("another task holds this service's recovery")
         self._held[service] = holder
@@ -91,6 +102,12 @@ class LocalLock:
         if self._held.get(grant.service) == grant.holder:
             del self._held[grant.service]
 
+    async def gave_up(self, service: str, reason: str, *, shared: bool) -> None:
+        """One node: its own breaker (recovery/breaker.py) is all there is."""
+
+    async def healthy(self, service: str, *, shared: bool) -> None:
+        """One node: nothing shared to clear."""
+
     def summary(self) -> dict[str, Any]:
         return {"mode": "local", "held": sorted(self._held)}
 
@@ -98,8 +115,11 @@ class LocalLock:
         self._held.clear()
 
 
-# Grant: a free lease gets the next fencing token; a taken one answers who holds it.
-_GRANT = ("local v = redis.call('get', KEYS[1]) "
+# Grant: a free lease gets the next fencing token; a taken one answers who holds it; a
+# service another node gave up on (KEYS[3]) is not granted unless forced (ARGV[3] == '1').
+_GRANT = ("local g = redis.call('get', KEYS[3]) "
+          "if g and ARGV[3] ~= '1' then return {2, g} end "
+          "local v = redis.call('get', KEYS[1]) "
           "if v then return {0, v} end "
           "local t = redis.call('incr', KEYS[2]) "  # the value is keys.lease_value(node, t)
           "redis.call('set', KEYS[1], ARGV[1] .. '|' .. t, 'PX', ARGV[2]) "
@@ -143,21 +163,25 @@ class ClusterLease:
             logger.info("cluster lease: Redis {} answers again", redact_text(self.url))
         self.unreachable = None
 
-    async def acquire(self, service: str, holder: str, *, shared: bool = False) -> Grant | Denied:
+    async def acquire(self, service: str, holder: str, *, shared: bool = False,
+                      force: bool = False) -> Grant | Denied:
         local = await self.local.acquire(service, holder)
         if isinstance(local, Denied) or not shared:
             return local
         started = time.monotonic()
         try:
             granted, value = await self._client.eval(
-                _GRANT, 2, keys.lease_key(service), keys.fence_key(service), self.node,
-                self.ttl_ms)
+                _GRANT, 3, keys.lease_key(service), keys.fence_key(service),
+                keys.gave_up_key(service), self.node, self.ttl_ms, "1" if force else "0")
         except self._errors() as exc:
             await self.local.release(local)
             return Denied(f"waiting for Redis (the cluster lease): "
                           f"{self._down('taking a lease', exc)}; a shared service is "
                           "recovered only under the lease", wait=True)
         self._up()
+        if int(granted) == 2:
+            await self.local.release(local)
+            return Denied(_gave_up_reason(str(value)))
         if not int(granted):
             await self.local.release(local)
             seen = keys.parse_lease_value(str(value))
@@ -244,6 +268,24 @@ class ClusterLease:
             logger.warning("{}: cluster lease not released (it expires by itself): {}",
                            grant.service, exc)
 
+    async def gave_up(self, service: str, reason: str, *, shared: bool) -> None:
+        if not shared:
+            return
+        record = json.dumps({"node": self.node, "reason": reason, "at": time.time()})
+        try:
+            await self._client.set(keys.gave_up_key(service), record)
+        except self._errors() as exc:
+            self._down(f"noting that it gave up on {service}", exc)
+
+    async def healthy(self, service: str, *, shared: bool) -> None:
+        if not shared:
+            return
+        try:
+            if await self._client.delete(keys.gave_up_key(service)):
+                logger.info("{}: healthy again; any node may recover it again", service)
+        except self._errors() as exc:
+            self._down(f"clearing the gave-up mark of {service}", exc)
+
     def summary(self) -> dict[str, Any]:
         return {"mode": "cluster", "node": self.node, "ttlMs": self.ttl_ms,
                 "redis": "unreachable" if self.unreachable else "ok",
@@ -256,6 +298,17 @@ class ClusterLease:
         self._renewers.clear()
         await cancel_and_wait(renewers)
         await self._client.aclose()
+
+
+def _gave_up_reason(record: str) -> str:
+    try:
+        seen = json.loads(record)
+        who, why = f"node {seen['node']}", str(seen["reason"])
+        when = utc_clock(float(seen["at"]))
+    except (ValueError, KeyError, TypeError):
+        who, why, when = "a node", record, "earlier"
+    return (f"{who} gave up on it at {when}: {why}; no node recovers it automatically until "
+            "it is healthy again (send force: true to recover it anyway)")
 
 
 def cluster_lease(settings: Settings) -> ClusterLease | None:

@@ -164,6 +164,8 @@ class RecoveryManager:
         elif state.is_up and not previous.is_up:
             self._up_at[service] = time.monotonic()
             await self.breakers.up_again(service, event.at, event.correlation_id)
+            plan = self.plans.get(service)
+            self._spawn(self.lock.healthy(service, shared=plan is not None and plan.shared))
             self._spawn(self._undo_temporary_steps(service))
             if self.interrupted.pending(service):
                 self._spawn(self.interrupted.incident_ended(
@@ -323,6 +325,7 @@ class RecoveryManager:
                        f"{window_min:g} min; automatic recovery stopped")
                 await self._skip(run, msg, None)
                 await self.breakers.open(service, msg, run)
+                await self.lock.gave_up(service, msg, shared=plan.shared)
                 return run, False
             delay = backoff_delay_s(rec.level, self.defaults, plan.backoff_multiplier)
             if delay:
@@ -330,7 +333,7 @@ class RecoveryManager:
                                     "does": f"wait {delay:.1f} s: recovery {rec.level + 1} "
                                             "in a row without a stable healthy period"})
         self.runner.active[service] = run  # reserved before any await: one per service
-        grant = await self.lock.acquire(service, run.id, shared=plan.shared)
+        grant = await self.lock.acquire(service, run.id, shared=plan.shared, force=force)
         if isinstance(grant, Denied):
             del self.runner.active[service]
             self.lease_waits[service] = grant.reason

@@ -127,6 +127,10 @@ class RecoveryRunner:
                                        "(no restart command, unit or other step in its "
                                        "ladder, or autoRestart is false): a human is needed")
                     await self.breakers.open(service, run.message, run)
+                    # before the lease is released (finally): no node takes it to run a
+                    # ladder of its own on a shared service this one gave up on
+                    await self.lock.gave_up(service, run.message,
+                                            shared=grant.token is not None)
         except LeaseLost as exc:  # another node took over: it acts, this one must not
             logger.warning("recovery {} of {} stopped before its next step: {}", run.id,
                            service, exc)

@@ -228,3 +228,46 @@ def test_redis_down_local_repairs_go_on_shared_ones_wait_then_resume(tmp_path, r
         for d in nodes:
             d.stop()
         web.stop_all()
+
+
+@pytest.mark.timeout(150)
+def test_one_node_gives_up_on_a_shared_service_and_the_others_do_not_start_over(
+        tmp_path, redis_server, receiver):
+    """Without a cluster-wide mark, each node took the lease after the previous one gave up and
+    ran a ladder of its own: two nodes, two ladders, two "gave up" pages."""
+    web = SharedService(tmp_path).start()
+    # a repair that cannot work (nothing listens there), and no restart to fall back on
+    web.config["ladder"] = [{"strategy": "webhook", "url": f"http://127.0.0.1:{free_port()}/",
+                             "attempts": 2}]
+    cfg = cluster_config({"web": web.config}, receiver.url("webhook"))
+    nodes: list[DaemonProcess] = []
+    try:
+        nodes = start_nodes(tmp_path, "ab", cfg, redis_server.url)
+        wait_for(lambda: healthy_everywhere(nodes), timeout=30, what="web healthy on a and b")
+        web.kill()
+        wait_for(lambda: [d for d in nodes if d.state("web") == "gave_up"], timeout=45,
+                 what="one node gave up on web")
+        time.sleep(SETTLE_S)  # the other node's wait for the lease ends in this time
+        [quitter] = [d for d in nodes if d.state("web") == "gave_up"]
+        [other] = [d for d in nodes if d is not quitter]
+        assert other.state("web") == "failing", "the other node does not give up on its own"
+        ladders = [r for d in nodes for r in runs(d) if r["status"] == "failed"]
+        assert len(ladders) == 1, "one ladder across the cluster"
+        skipped = [r["message"] for r in runs(other) if r["status"] == "skipped"]
+        quitter_name = "a" if quitter is nodes[0] else "b"
+        assert any(m.startswith(f"node {quitter_name} gave up on it at ") for m in skipped), \
+            skipped
+        pages = [a["kind"] for a in alerts_of(receiver.of("webhook"))
+                 if a["service"] == "web" and a["kind"] == "gave_up"]
+        assert pages == ["gave_up"], "one gave-up page for the cluster"
+        [shared] = other.get("/api/monitoring/cluster")[1]["sharedServices"]
+        assert shared["gaveUp"]["node"] == quitter_name
+
+        web.start()  # a human brings it back: healthy again, any node may recover it again
+        wait_for(lambda: healthy_everywhere(nodes), timeout=30, what="web healthy again")
+        wait_for(lambda: other.get("/api/monitoring/cluster")[1]["sharedServices"][0]
+                 ["gaveUp"] is None, timeout=10, what="the gave-up mark cleared")
+    finally:
+        for d in nodes:
+            d.stop()
+        web.stop_all()

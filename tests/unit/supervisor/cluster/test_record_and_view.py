@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from supervisor.cluster import keys
 from supervisor.cluster.record import NodeRecord, Round, judge
 from supervisor.cluster.view import build_view
@@ -49,8 +51,22 @@ def test_the_view_shows_a_lapsed_node_unknown_and_who_holds_each_lease():
     assert not nodes["b"]["alive"] and nodes["b"]["services"] == {"db": "unknown"}
     assert nodes["b"]["lastSeen"] == 2 and nodes["b"]["apiUrl"] == "http://b:3001"
     assert view["sharedServices"] == [{"name": "db", "states": {"a": "healthy", "b": "unknown"},
-                                       "leaseHolder": "a", "fencingToken": 7}]
+                                       "leaseHolder": "a", "fencingToken": 7,
+                                       "gaveUp": None}]
     assert view["redisReachable"] is True and view["standalone"] is False
+
+
+def test_the_view_names_the_node_that_gave_up_on_a_shared_service():
+    live = {"a": rec("a", services={"db": "gave_up"}, shared=["db"])}
+    mark = json.dumps({"node": "a", "reason": "recovery failed after 2 attempt(s)", "at": 5.0})
+    view = build_view("a", standalone=False, ttl_s=15, members=["a"], live=live, last={},
+                      leases={}, gave_up={"db": mark})
+    assert view["sharedServices"][0]["gaveUp"] == {
+        "node": "a", "reason": "recovery failed after 2 attempt(s)", "at": 5.0}
+    garbage = build_view("a", standalone=False, ttl_s=15, members=["a"], live=live, last={},
+                         leases={}, gave_up={"db": "not json"})
+    assert garbage["sharedServices"][0]["gaveUp"] == {"node": None, "reason": "not json",
+                                                      "at": None}, "still given up on"
 
 
 def test_a_lease_value_of_another_shape_is_no_holder():

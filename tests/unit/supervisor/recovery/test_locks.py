@@ -132,3 +132,29 @@ async def test_close_ends_while_a_renewal_is_in_flight(redis_server):
     await asyncio.sleep(0.2)  # several TTLs: a lease nobody renews has expired by now
     renewed = [s for s in services if _peek(redis_server.url, s)[0] is not None]
     assert renewed == [], "a closed node still renews these leases"
+
+
+async def test_a_shared_service_one_node_gave_up_on_is_not_granted_until_healthy(redis_server):
+    a = ClusterLease(redis_server.url, "a", ttl_ms=1500)
+    b = ClusterLease(redis_server.url, "b", ttl_ms=1500)
+    try:
+        grant = await a.acquire("web", "RC_1", shared=True)
+        assert isinstance(grant, Grant)
+        await a.gave_up("web", "recovery failed after 2 attempt(s)", shared=True)
+        await a.release(grant)
+        denied = await b.acquire("web", "RC_2", shared=True)
+        assert isinstance(denied, Denied) and not denied.wait, "no waiting for a lease: done"
+        assert denied.reason.startswith("node a gave up on it at ")
+        assert "recovery failed after 2 attempt(s)" in denied.reason
+        assert "force: true" in denied.reason
+        await a.gave_up("disk", "local", shared=False)  # a node's own service: nothing shared
+        assert isinstance(await b.acquire("disk", "RC_3", shared=True), Grant)
+        forced = await b.acquire("web", "RC_4", shared=True, force=True)
+        assert isinstance(forced, Grant), "a human's force takes the lease anyway"
+        await b.release(forced)
+        await b.healthy("web", shared=True)
+        again = await b.acquire("web", "RC_5", shared=True)
+        assert isinstance(again, Grant), "healthy again: any node recovers it again"
+    finally:
+        await a.close()
+        await b.close()
