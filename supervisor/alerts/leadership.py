@@ -8,8 +8,10 @@ from typing import Protocol
 
 
 class IncidentLeader(Protocol):
-    async def opening(self, service: str) -> str:
-        """"" when this node sends the incident's "firing"; otherwise the node that did."""
+    async def opening(self, service: str, since: float) -> str:
+        """"" when this node sends the incident's "firing"; otherwise the node that did.
+        `since`: when this node saw the outage begin (wall clock), which tells a new outage
+        from one another node has already seen end."""
 
     async def closing(self, service: str, fired: bool, paged_here: bool) -> str:
         """The message this node sends when the incident ends: "recovered", "self_healed"
@@ -18,7 +20,7 @@ class IncidentLeader(Protocol):
 
 
 class LocalLeader:
-    async def opening(self, service: str) -> str:
+    async def opening(self, service: str, since: float) -> str:
         return ""
 
     async def closing(self, service: str, fired: bool, paged_here: bool) -> str:

@@ -304,7 +304,7 @@ class Alerter:
 
     async def _fire(self, inc: Incident, why: str, event_at: float | None) -> None:
         inc.fired = True
-        inc.paged_by = await self.svc.leader.opening(inc.service)
+        inc.paged_by = await self.svc.leader.opening(inc.service, inc.started)
         if not inc.paged_by:
             await self._emit(inc, "firing", why, event_at=event_at)
 

@@ -5,10 +5,14 @@ keys.incident_key(service, fingerprint) decides who tells people:
 - "firing": SET NX of `open|<node>` with a long TTL (INCIDENT_TTL_S): the first node wins and
   sends; the others remember who did and stay quiet (no reminders either).
 - the end: whichever node first sees the service up again replaces the key with a tombstone
-  `closed|<node>` (one Lua script) and sends "recovered", also when another node sent "firing"
-  and has died since. The tombstone lives SOULFRA_CLUSTER_TTL_S, so a node that sees the same
-  outage late neither pages again nor sends a second "recovered". An incident nobody was paged
-  about gets one "self_healed" the same way.
+  `closed|<node>|<when>` (one Lua script) and sends "recovered", also when another node sent
+  "firing" and has died since. The tombstone lives SOULFRA_CLUSTER_TTL_S, so a node that sees
+  the same outage late neither pages again nor sends a second "recovered". An incident nobody
+  was paged about gets one "self_healed" the same way.
+- a new outage within that time is not the old one: a node whose outage began after the
+  tombstone's time replaces it with its own `open|` and pages (before, the tombstone silenced
+  it, and an outage right after a recovery was never paged at all). Node clocks are compared:
+  hosts of a cluster are expected to keep NTP time.
 
 The fingerprint is one per service ("down"): nodes that see the same outage may classify it
 differently (refused on one, a timeout on another), and one outage is one incident.
@@ -19,6 +23,7 @@ beats silence. The sender's outbox keeps its delivery guarantees either way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from loguru import logger
@@ -31,10 +36,19 @@ from supervisor.core.redaction import redact_text
 
 FINGERPRINT = "down"
 INCIDENT_TTL_S = 7 * 24 * 3600  # an incident open longer than this may page again
+# Open: no key, or a tombstone older than this node's outage (ARGV[3]): this node pages.
+_OPEN = ("local v = redis.call('get', KEYS[1]) "
+         "if v and string.sub(v, 1, 7) == 'closed|' then "
+         "  local at = tonumber(string.match(v, '|([0-9.]+)$')) "
+         "  if at and at < tonumber(ARGV[3]) then v = false end "
+         "end "
+         "if v then return v end "
+         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+         "return ''")
 # Replace an open key (or none) by a tombstone; an existing tombstone stays.
 _CLOSE = ("local v = redis.call('get', KEYS[1]) "
           "if v and string.sub(v, 1, 7) == 'closed|' then return 'done' end "
-          "redis.call('set', KEYS[1], 'closed|' .. ARGV[1], 'EX', ARGV[2]) "
+          "redis.call('set', KEYS[1], 'closed|' .. ARGV[1] .. '|' .. ARGV[3], 'EX', ARGV[2]) "
           "if v then return 'open' end "
           "return 'absent'")
 
@@ -57,19 +71,21 @@ class RedisIncidents:
                        "(another node may send it too)", service, redact_text(self.url), exc,
                        what)
 
-    async def opening(self, service: str) -> str:
+    async def opening(self, service: str, since: float) -> str:
         if not self.shared(service):
             return ""
         key = keys.incident_key(service, FINGERPRINT)
         try:
-            if await self._client.set(key, f"open|{self.node}", nx=True, ex=INCIDENT_TTL_S):
-                return ""
-            value = await self._client.get(key)
+            value = await self._client.eval(_OPEN, 1, key, f"open|{self.node}", INCIDENT_TTL_S,
+                                            repr(since))
         except self._errors() as exc:
             self._local(service, '"firing"', exc)
             return ""
-        state, _, node = str(value or "").partition("|")
-        if not node:  # gone between the two calls: closed and expired, nobody to defer to
+        if not value:
+            return ""
+        state, _, rest = str(value).partition("|")
+        node = rest.rpartition("|")[0] if state == "closed" and rest.count("|") else rest
+        if not node:
             return ""
         logger.info("alerts: {}: node {} {} this incident; not paging again", service, node,
                     "opened" if state == "open" else "already closed")
@@ -81,7 +97,7 @@ class RedisIncidents:
             return local
         try:
             verdict = await self._client.eval(_CLOSE, 1, keys.incident_key(service, FINGERPRINT),
-                                              self.node, self.tombstone_s)
+                                              self.node, self.tombstone_s, repr(time.time()))
         except self._errors() as exc:
             self._local(service, f'"{local}"', exc)
             return local
