@@ -1,7 +1,7 @@
 """What is worth telling people about reported errors even without an `errors` check: a new
 group, a resolved group that came back (regression), and a spike of one service's errors.
 Published on the bus (`error_group_new`, `error_group_regressed`, `error_spike`); the
-alerter turns them into alerts (supervisor/alerts/lifecycle.py).
+alerter turns them into alerts (supervisor/alerts/error_notices.py).
 
 A group is looked up in the store the first time this daemon sees it and then at most once
 a minute, so that a regression after a resolve is noticed without a query per event.
