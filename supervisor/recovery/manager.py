@@ -4,7 +4,10 @@ It decides *whether* and *when* to act; the parts beside it do the rest: `plan` 
 ladder and which steps an action may use), `dependencies` (hold a dependent while what it
 depends on is down), `breaker` (give up, backoff between recoveries), `runner` (the steps and
 their attempts), `verify` (a repair counts when the checks pass), `pause` (maintenance),
-`journal` (every run, stored), `locks` (one recovery per service, across hosts too).
+`journal` (every run, stored), `locks` (one recovery per service, across hosts too),
+`lease_wait` (a shared service asking again for its lease), `context` (what a strategy is
+handed), `dry_run`, `undo` (temporary steps switched back once healthy), `background` (the
+tasks it starts).
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from loguru import logger
 
-from recovery_strategies.base import RecoveryContext
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
 from supervisor.clients.redis import RedisConnections
@@ -27,20 +29,22 @@ from supervisor.core.redaction import redact_text
 from supervisor.core.scheduler import Scheduler
 from supervisor.core.state import State, StateTracker
 from supervisor.processes.manager import ProcessManager
+from supervisor.recovery.background import BackgroundTasks
 from supervisor.recovery.breaker import Breakers
+from supervisor.recovery.context import StrategyContexts
 from supervisor.recovery.dependencies import Dependencies
+from supervisor.recovery.dry_run import dry_run_plan
 from supervisor.recovery.interrupted import InterruptedRecoveries
 from supervisor.recovery.journal import RecoveryJournal, new_run_id
+from supervisor.recovery.lease_wait import LeaseWaits
 from supervisor.recovery.locks import Denied, LocalLock, RecoveryLock
 from supervisor.recovery.pause import Pauses
-from supervisor.recovery.plan import ServicePlan, Step, backoff_delay_s
-from supervisor.recovery.run import OUTPUT_LIMIT, RecoveryRefused, RecoveryRun, utc_clock
+from supervisor.recovery.plan import ServicePlan, backoff_delay_s
+from supervisor.recovery.run import RecoveryRefused, RecoveryRun, utc_clock
 from supervisor.recovery.runner import RecoveryRunner
 from supervisor.recovery.saved_state import RecoveryStateStore, ServiceRecord
+from supervisor.recovery.undo import undo_temporary_steps
 from supervisor.store.database import Store
-
-DRY_RUN_TIMEOUT_S = 10.0
-LEASE_RETRY_S = 0.5  # how often a shared service waiting for its cluster lease asks again
 
 
 class RecoveryManager:
@@ -64,18 +68,21 @@ class RecoveryManager:
         self.breakers = Breakers(tracker, bus, RecoveryStateStore(store))
         self.dependencies = Dependencies(tracker, scheduler)
         self.dependencies.plans = self.plans
+        self.contexts = StrategyContexts(
+            tracker=tracker, scheduler=scheduler, processes=processes, http=http,
+            redis=self.redis, docker=docker, data_dir=data_dir, plans=self.plans)
         self.runner = RecoveryRunner(
             tracker=tracker, bus=bus, scheduler=scheduler, processes=processes,
             journal=self.journal, breakers=self.breakers, lock=self.lock, plans=self.plans,
-            context=lambda run, service, attempt: self._context(run, service, attempt))
+            context=lambda run, service, attempt: self.contexts.build(run, service, attempt))
+        self.background = BackgroundTasks()
         self.pauses = Pauses(tracker=tracker, bus=bus, scheduler=scheduler,
                              processes=processes, breakers=self.breakers, journal=self.journal,
-                             runner=self.runner, plans=self.plans, spawn=self._spawn)
+                             runner=self.runner, plans=self.plans, spawn=self.background.spawn)
         self.interrupted = InterruptedRecoveries(store)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.leases = LeaseWaits(tracker=tracker, lock=self.lock, active=self.runner.active,
+                                 when_free=self._auto)
         self._waiting: set[str] = set()  # services with a deferred re-check pending
-        self._lease_waiting: set[str] = set()  # shared services asking for their lease again
-        self.lease_waits: dict[str, str] = {}  # service -> why its last lease request waits
         self._up_at: dict[str, float] = {}  # monotonic time each service was last seen up
         tracker.in_startup_grace = lambda name: name in self.plans and self._grace_left(name) > 0
 
@@ -128,29 +135,6 @@ class RecoveryManager:
                 logger.warning("{}: circuit breaker still open from before the restart ({})",
                                name, rec.reason)
 
-    def _context(self, run: RecoveryRun | None, service: str, attempt: int = 1,
-                 dry_run: bool = False) -> RecoveryContext:
-        plan = self.plans.get(service)
-
-        def state_of(name: str) -> str | None:
-            st = self.tracker.services.get(name)
-            return str(st.state) if st is not None else None
-
-        async def reset_own() -> list[str]:
-            rt = self.scheduler.services.get(service)
-            closed = []
-            for check in rt.checks if rt is not None else []:
-                await check.close()
-                closed.append(check.name)
-            return closed
-
-        return RecoveryContext(
-            service=service, correlation_id=(run.correlation_id if run else None) or "",
-            processes=self.processes, http=self.http, attempt=attempt, dry_run=dry_run,
-            data_dir=self.data_dir, process_spec=plan.process_spec if plan else None,
-            state_of=state_of, redis=self.redis, reset_own_connections=reset_own,
-            docker=self.docker)
-
     # -- reacting to state changes ----------------------------------------------------------
     async def on_event(self, event: Event) -> None:
         if event.type != "state_changed" or event.service is None:
@@ -160,21 +144,23 @@ class RecoveryManager:
         if state is State.FAILING:
             await self.breakers.failing(service, event.at)
             if self.auto_enabled:
-                self._spawn(self._auto(service))
+                self.background.spawn(self._auto(service))
         elif state.is_up and not previous.is_up:
             self._up_at[service] = time.monotonic()
             await self.breakers.up_again(service, event.at, event.correlation_id)
             plan = self.plans.get(service)
-            self._spawn(self.lock.healthy(service, shared=plan is not None and plan.shared))
-            self._spawn(self._undo_temporary_steps(service))
+            self.background.spawn(self.lock.healthy(service,
+                                                    shared=plan is not None and plan.shared))
+            self.background.spawn(undo_temporary_steps(
+                service, self.plans, contexts=self.contexts, journal=self.journal, bus=self.bus))
             if self.interrupted.pending(service):
-                self._spawn(self.interrupted.incident_ended(
+                self.background.spawn(self.interrupted.incident_ended(
                     service, self.active.get(service), list(self.runs.values())))
             if previous.is_down:
                 for dependent in self.dependents_of(service):
                     st = self.tracker.services.get(dependent)
                     if st is not None and st.state is State.FAILING:
-                        self._spawn(self._recheck_dependent(dependent))
+                        self.background.spawn(self._recheck_dependent(dependent))
 
     async def recover_resumed(self, service: str) -> None:
         """A service whose incident resumed after a daemon restart and still fails: treated as
@@ -190,7 +176,7 @@ class RecoveryManager:
         if left > 0:
             self._skip_note(service, f"starting up: {left:.1f} s of its startup grace left; "
                                      "checking again after it")
-            self._spawn(self._after_grace(service, left))
+            self.background.spawn(self._after_grace(service, left))
             return
         suspect = await self.dependencies.recheck(service)
         st = self.tracker.services.get(service)
@@ -200,7 +186,7 @@ class RecoveryManager:
             dep, why = suspect
             self._skip_note(service, f"waiting for dependency {dep}: its check fails too "
                                      f"({why})", caused_by=dep)
-            self._spawn(self._wait_for_dependencies(service))
+            self.background.spawn(self._wait_for_dependencies(service))
             return
         try:
             await self.request(service, "auto", requested_by="auto")
@@ -260,26 +246,6 @@ class RecoveryManager:
         if st is not None and st.state is State.FAILING and self.auto_enabled:
             await self._auto(name)
 
-    async def _undo_temporary_steps(self, service: str) -> None:
-        """Healthy again: let steps like failover switch back, and store what they did."""
-        plan = self.plans.get(service)
-        for _config, strategy in plan.steps if plan else []:
-            try:
-                outcome = await strategy.on_healthy(self._context(None, service))
-            except Exception as exc:
-                logger.exception("{}: {} could not undo its change", service, strategy.name)
-                outcome = None
-                message = f"{strategy.name} crashed undoing its change: {exc!r}"
-                await self.journal.action(service, "undo_" + strategy.name, "auto", "failed",
-                                          message)
-            if outcome is None:
-                continue
-            status = "succeeded" if outcome.ok else "failed"
-            await self.journal.action(service, "undo_" + strategy.name, "auto", status,
-                                      outcome.message, outcome.output)
-            self.bus.publish("recovery_undone", service, None, strategy=strategy.name,
-                             ok=outcome.ok, message=outcome.message)
-
     # -- requests ---------------------------------------------------------------------------
     async def request(self, service: str, action: str = "auto", *, requested_by: str,
                       force: bool = False, dry_run: bool = False) -> tuple[RecoveryRun, bool]:
@@ -297,7 +263,7 @@ class RecoveryManager:
         run.plan = [{"strategy": s.name, "attempts": c.attempts or plan.max_attempts,
                      "does": redact_text(s.plan())} for c, s in steps]
         if dry_run:
-            await self._dry_run(run, steps)
+            await dry_run_plan(run, steps, contexts=self.contexts, journal=self.journal)
             return run, False
         if service in self.active:
             return self.active[service], True
@@ -312,7 +278,7 @@ class RecoveryManager:
                 dep = self.dependencies.failing(service)
                 await self._skip(run, reason, dep)
                 if dep is not None:
-                    self._spawn(self._wait_for_dependencies(service))
+                    self.background.spawn(self._wait_for_dependencies(service))
                 return run, False
             if rec.breaker_open:
                 msg = f"circuit breaker open since {utc_clock(rec.opened_at)}: {rec.reason}"
@@ -336,57 +302,19 @@ class RecoveryManager:
         grant = await self.lock.acquire(service, run.id, shared=plan.shared, force=force)
         if isinstance(grant, Denied):
             del self.runner.active[service]
-            self.lease_waits[service] = grant.reason
+            self.leases.denied(service, grant.reason)
             await self._skip(run, grant.reason, None)
             if grant.wait and action == "auto":
-                self._spawn(self._wait_for_lease(service))
+                self.background.spawn(self.leases.wait(service))
             return run, False
-        self.lease_waits.pop(service, None)
+        self.leases.granted(service)
         await self.journal.save(run, insert=True)
         self.runner.start(run, steps, delay, grant)
         return run, False
 
-    async def _wait_for_lease(self, service: str) -> None:
-        """A shared service whose lease another node holds, or that waits for Redis: ask
-        again while it is still failing here, until the lease is free (the holder finished, or
-        died and its lease expired) or Redis answers again."""
-        if service in self._lease_waiting:
-            return
-        self._lease_waiting.add(service)
-        try:
-            while True:
-                await asyncio.sleep(LEASE_RETRY_S)
-                st = self.tracker.services.get(service)
-                if st is None or st.state is not State.FAILING or service in self.active:
-                    self.lease_waits.pop(service, None)
-                    return
-                if await self.lock.may_try(service):
-                    break
-        finally:
-            self._lease_waiting.discard(service)
-        await self._auto(service)
-
     def lease_status(self) -> dict[str, Any]:
         """The lock's state and the services waiting for a lease (status, `leases`)."""
-        waiting = {s: why for s, why in self.lease_waits.items() if s in self._lease_waiting}
-        return {**self.lock.summary(), "waiting": waiting}
-
-    async def _dry_run(self, run: RecoveryRun, steps: list[Step]) -> None:
-        """Each strategy says what it would do now, without doing it."""
-        for entry, (_config, strategy) in zip(run.plan, steps, strict=True):
-            ctx = self._context(run, run.service, dry_run=True)
-            try:
-                outcome = await asyncio.wait_for(strategy.run(ctx), DRY_RUN_TIMEOUT_S)
-                entry["would"] = redact_text(outcome.message)
-                entry["applicable"] = outcome.ok
-                if outcome.output:
-                    entry["output"] = redact_text(outcome.output[-OUTPUT_LIMIT:])
-            except Exception as exc:
-                entry["would"] = f"cannot plan: {exc!r}"
-                entry["applicable"] = False
-        run.status, run.finished_at = "dry_run", time.time()
-        run.message = "dry run: nothing was done"
-        await self.journal.save(run, insert=True)
+        return self.leases.status()
 
     async def _skip(self, run: RecoveryRun, reason: str, caused_by: str | None) -> None:
         logger.info("{}: recovery skipped: {}", run.service, reason)
@@ -417,22 +345,9 @@ class RecoveryManager:
     async def resume(self, service: str, *, by: str) -> dict[str, Any]:
         return await self.pauses.resume(service, by=by)
 
-    # -- tasks ------------------------------------------------------------------------------
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.opt(exception=task.exception()).error("recovery task {} failed",
-                                                         task.get_coro())
-
+    # -- stopping ---------------------------------------------------------------------------
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.cancel_all()
         await self.runner.stop()
         await self.redis.close()
         await self.lock.close()
