@@ -20,8 +20,7 @@ from supervisor.alerts.service import AlertService
 from supervisor.api.server import ApiServer
 from supervisor.clients.docker import DockerClient
 from supervisor.clients.http import HttpClient
-from supervisor.cluster.incidents import cluster_incidents
-from supervisor.cluster.wiring import ClusterNode, state_publisher
+from supervisor.cluster.multihost import MultiHost
 from supervisor.config.loader import load_config
 from supervisor.config.reload import ConfigReloader, enabled_services
 from supervisor.config.safety import check_bind, check_config_file
@@ -33,13 +32,11 @@ from supervisor.core.events import Event, EventBus
 from supervisor.core.incidents import IncidentRecorder
 from supervisor.core.scheduler import Scheduler, ServiceRuntime, add_check_hook
 from supervisor.core.state import StateTracker, Thresholds
-from supervisor.core.taxonomy import SHARED_STORE_DOWN
 from supervisor.ingest.pipeline import Ingestor
 from supervisor.observability.check_rollup import CheckRollup
 from supervisor.observability.client_errors import ClientErrorLogger
 from supervisor.observability.housekeeping import Monitoring
 from supervisor.observability.metrics import Metrics
-from supervisor.observability.outages import OwnOutage
 from supervisor.observability.status import StatusBoard
 from supervisor.processes.manager import ProcessManager
 from supervisor.push.board import HeartbeatBoard
@@ -51,8 +48,6 @@ from supervisor.recovery.resume import recheck, resume_states
 from supervisor.recovery.verify import verify_healthy
 from supervisor.recovery.windows import RecurringMaintenance
 from supervisor.store.database import Store
-from supervisor.store.shared.replicator import Replicator
-from supervisor.store.shared.shared import SharedStore
 from supervisor.systemd.limits import api_accept_burst, api_connection_cap, raise_fd_limit
 from supervisor.systemd.notify import Notifier, status_line
 from supervisor.systemd.shutdown import ShutdownHook, graceful_shutdown
@@ -123,23 +118,14 @@ class Daemon:
         self.alerts = AlertService(self.store, self.bus, self.tracker, settings, self.http,
                                    auto_recovery=settings.auto_recovery_enabled)
         self.status.register("alerts", self.alerts.summary)
-        # SOULFRA_STORE_URL: this node's rows shipped to PostgreSQL (supervisor/store/shared/)
-        self.shared_store: SharedStore | None = None
-        self.replicator: Replicator | None = None
-        if settings.store_url is not None:
-            self.shared_store = SharedStore(settings.store_url.get_secret_value())
-            self.replicator = Replicator(
-                self.store, self.shared_store, settings.node_name,
-                OwnOutage("shared store", SHARED_STORE_DOWN, self.monitoring.selfwatch.report,
-                          self.bus, self.store))
-            self.status.register("sharedStore", self.replicator.to_dict)
+        # Run at shutdown after queued events are written and before the store closes:
+        # (name, coroutine function) pairs.
+        self.shutdown_hooks: list[tuple[str, ShutdownHook]] = [
+            ("close the Docker client", self.docker.close)]
+        # Shared store, cluster membership and incident keys, MQTT states: each if configured.
+        self.multihost = MultiHost(self, self.monitoring.selfwatch)
         self.status.register("leases", self.recovery.lease_status)
-        incidents = cluster_incidents(self.alerts, settings, self._shared)
         self.status.register("ingest", self.ingest.summary)
-        # Cluster mode (docs/cluster.md): membership in Redis, lapses, GET .../cluster.
-        self.cluster = ClusterNode(self, self.monitoring.selfwatch) \
-            if settings.cluster_mode else None
-        self.mqtt_states = state_publisher(self)  # SOULFRA_EVENTS_MQTT_URL
         self.api_factory = api  # the HTTP API is built by whoever runs the daemon (the CLI)
         self.maintenance = RecurringMaintenance(self.recovery)
         self.api_url = ""
@@ -156,18 +142,7 @@ class Daemon:
             self.notifier, lambda: selfwatch.overdue if selfwatch.scheduler_stalled else [],
             self.status_line)
         self.reloader = ConfigReloader(self, settings.config_poll_interval)
-        # Run at shutdown after queued events are written and before the store closes:
-        # (name, coroutine function) pairs.
-        self.shutdown_hooks: list[tuple[str, ShutdownHook]] = [
-            ("close the Docker client", self.docker.close)]
-        if incidents is not None:
-            self.shutdown_hooks.append(("close the cluster's incident keys", incidents.close))
         self.resumed_checks: list[asyncio.Task[None]] = []
-
-    def _shared(self, name: str) -> bool:
-        """A service several cluster nodes watch (`shared: true`)."""
-        plan = self.recovery.plans.get(name)
-        return plan is not None and plan.shared
 
     @property
     def services(self) -> dict[str, Any]:
@@ -176,10 +151,7 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
-        if self.replicator is not None:  # its triggers on before anything writes
-            await self.replicator.prepare()
-            self.replicator.start()
-            self.shutdown_hooks.append(("ship to the shared store", self.replicator.stop))
+        await self.multihost.start_before_writes()  # the replicator's triggers
         self.bus.subscribe("incidents", self.incidents.on_event,
                            types={"state_changed", "recovery_finished", "recovery_skipped"})
         self.bus.subscribe("recovery", self.recovery.on_event, types={"state_changed"})
@@ -214,14 +186,7 @@ class Daemon:
                                         checks_scheduled=self.settings.error_monitoring_enabled))
             for name in to_check]
         await self._start_api()
-        if self.cluster is not None:  # after the API: its record names the API's URL
-            self.cluster.start()
-            self.status.register("cluster", self.cluster.membership.to_dict)
-            self.shutdown_hooks.insert(0, ("leave the cluster", self.cluster.stop))
-        if self.mqtt_states is not None:
-            self.mqtt_states.start()
-            self.status.register("mqttStates", self.mqtt_states.to_dict)
-            self.shutdown_hooks.insert(0, ("say offline on MQTT", self.mqtt_states.stop))
+        self.multihost.start_after_api()  # membership and MQTT states
         self.notifier.ready(self.status_line())
         self.watchdog.start()
         self.reloader.start_watching()

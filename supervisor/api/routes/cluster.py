@@ -14,6 +14,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/monitoring/cluster")
 async def cluster(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
-    if daemon.cluster is None:
+    node = daemon.multihost.cluster
+    if node is None:
         return web.json_response(standalone_view(daemon))
-    return web.json_response(await daemon.cluster.view())
+    return web.json_response(await node.view())

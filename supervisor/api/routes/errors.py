@@ -107,11 +107,11 @@ async def errors_page(daemon: Any, filters: dict[str, Any], nodes: list[str] | N
     or while it cannot be reached this node's (`scope: local`, `degraded` says why)."""
     here = daemon.settings.node_name
     degraded = None
-    if daemon.shared_store is not None:
+    shared = daemon.multihost.shared_store
+    if shared is not None:
         try:
-            rows = await daemon.shared_store.list_errors(limit=limit + 1, after=after,
-                                                         node=nodes, **filters)
-            summary = await daemon.shared_store.error_summary(node=nodes, **filters)
+            rows = await shared.list_errors(limit=limit + 1, after=after, node=nodes, **filters)
+            summary = await shared.error_summary(node=nodes, **filters)
             return _page(rows, summary, limit, here, "cluster", None)
         except SharedStoreDown as exc:
             degraded = f"shared store unreachable, showing this node's errors only: {exc}"
@@ -145,9 +145,10 @@ async def get_error(request: web.Request) -> web.Response:
     row = await daemon.store.get_error(error_id) if node in (None, here) else None
     if row is not None:
         return web.json_response({**await error_detail(daemon.store, row), "node": here})
-    if daemon.shared_store is not None:
+    shared = daemon.multihost.shared_store
+    if shared is not None:
         try:
-            row = await daemon.shared_store.get_error(error_id, node)
+            row = await shared.get_error(error_id, node)
         except SharedStoreDown as exc:
             return json_error(503, f"no error {error_id!r} on this node, and the shared "
                                    f"store is unreachable: {exc}")
