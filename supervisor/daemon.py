@@ -41,11 +41,10 @@ from supervisor.observability.status import StatusBoard
 from supervisor.processes.manager import ProcessManager
 from supervisor.push.board import HeartbeatBoard
 from supervisor.push.hub import PushHub
+from supervisor.recovery.autostart import Autostart
 from supervisor.recovery.locks import cluster_lease
 from supervisor.recovery.manager import RecoveryManager
-from supervisor.recovery.plan import STARTUP_GRACE_MS
 from supervisor.recovery.resume import recheck, resume_states
-from supervisor.recovery.verify import verify_healthy
 from supervisor.recovery.windows import RecurringMaintenance
 from supervisor.store.database import Store
 from supervisor.systemd.limits import api_accept_burst, api_connection_cap, raise_fd_limit
@@ -133,7 +132,6 @@ class Daemon:
         self.fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
         self._stop = asyncio.Event()
         self._rechecks: set[asyncio.Task[list[CheckResult]]] = set()
-        self._boot_watches: set[asyncio.Task[tuple[bool, str]]] = set()
         self._hurry = asyncio.Event()
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         selfwatch = self.monitoring.selfwatch
@@ -142,6 +140,9 @@ class Daemon:
             self.notifier, lambda: selfwatch.overdue if selfwatch.scheduler_stalled else [],
             self.status_line)
         self.reloader = ConfigReloader(self, settings.config_poll_interval)
+        self.autostart = Autostart(lambda: self.services, recovery=self.recovery,
+                                   processes=self.processes, scheduler=self.scheduler,
+                                   tracker=self.tracker)
         self.resumed_checks: list[asyncio.Task[None]] = []
 
     @property
@@ -175,8 +176,8 @@ class Daemon:
         await self.alerts.start()
         self.maintenance.start()
         self.shutdown_hooks.append(("maintenance windows", self.maintenance.stop))
-        await self.autostart()
-        self.shutdown_hooks.append(("stop watching services boot", self._stop_boot_watches))
+        await self.autostart.run()
+        self.shutdown_hooks.append(("stop watching services boot", self.autostart.stop))
         self.watch_containers()
         if self.settings.error_monitoring_enabled:
             self.scheduler.start_all()
@@ -228,7 +229,7 @@ class Daemon:
         for name in removed:
             if name in self.recovery.active:  # let a recovery in flight finish with its plan
                 self.recovery.plans[name] = old_plans[name]
-        await self.autostart(added + changed)
+        await self.autostart.run(added + changed)
 
     def add_service(self, name: str, svc: ServiceConfigBase, start: bool) -> None:
         self.tracker.add(name, Thresholds(svc.error_threshold, svc.success_threshold),
@@ -251,44 +252,6 @@ class Daemon:
 
     def status_line(self) -> str:
         return status_line(self.tracker.services.values(), f"API {self.api_url}")
-
-    async def autostart(self, names: list[str] | None = None) -> None:
-        """Adopt processes whose pidfile names a live pid; start those that don't answer."""
-        for name, svc in self.services.items():
-            spec = svc.restart
-            if spec is None or not svc.enabled or self.recovery.record(name).paused \
-                    or (names is not None and name not in names):
-                continue
-            pid = self.processes.pid_of(name, spec)
-            if pid is not None:
-                self.processes.adopt(name, pid)
-                continue
-            if not spec.auto_start or svc.shared:  # shared: started under the lease, once
-                continue
-            checks = self.scheduler.services[name].checks
-            results = await asyncio.gather(*(c.run() for c in checks))
-            # A heartbeat passes until its first deadline: with only such checks, nothing
-            # tells that the service already runs elsewhere, so it is started.
-            blind = not any(c.sees_the_service for c in checks)
-            if blind or not all(r.ok for r in results):
-                try:
-                    pid = await self.processes.start(name, spec)
-                except OSError as exc:
-                    logger.error("cannot start {}: {}", name, exc)
-                else:
-                    self._watch_boot(name, pid)
-
-    def _watch_boot(self, name: str, pid: int) -> None:
-        """A service the daemon just started is seen up as soon as it answers, not at its
-        next poll: the first poll usually lands while it still boots (ignored in the startup
-        grace), and the one after may be a long interval away."""
-        plan = self.recovery.plans.get(name)
-        grace_s = (plan.startup_grace_ms if plan else STARTUP_GRACE_MS) / 1000
-        task = asyncio.get_running_loop().create_task(verify_healthy(
-            name, pid, grace_s, scheduler=self.scheduler, tracker=self.tracker,
-            processes=self.processes), name=f"boot:{name}")
-        self._boot_watches.add(task)
-        task.add_done_callback(self._boot_watches.discard)
 
     async def _start_api(self) -> None:
         if self.api_factory is None:
@@ -339,11 +302,6 @@ class Daemon:
         await self.processes.shutdown(specs)
 
     # -- push signals -----------------------------------------------------------------------
-    async def _stop_boot_watches(self) -> None:
-        for task in self._boot_watches:
-            task.cancel()
-        await asyncio.gather(*self._boot_watches, return_exceptions=True)
-
     def _process_exited(self, service: str, pid: int, code: int | None) -> None:
         if code is None:
             how = "exited"
