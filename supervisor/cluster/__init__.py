@@ -5,6 +5,9 @@ PostgreSQL, never a protocol of our own (docs/cluster.md).
   progress; join/leave/lapse events on the bus; a lapsed node is an error and one alert.
 - view: every node and shared service as one node sees them (GET /api/monitoring/cluster).
 - incidents: one alert per incident across nodes (an incident key per service and fingerprint).
-- Recovery leases with fencing tokens live beside the local lock, in supervisor/recovery/locks.py.
+- multihost: what a daemon runs for several hosts (shared store, incident keys, membership, the
+  MQTT state publisher) as one object; wiring: the membership node and the MQTT publisher.
+- Recovery leases with fencing tokens (and the gave-up mark of a shared service) live beside the
+  local lock, in supervisor/recovery/locks.py.
 - The shared PostgreSQL store lives in supervisor/store/ beside the SQLite one.
 """
