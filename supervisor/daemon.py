@@ -281,7 +281,11 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reloader.reload_soon, "SIGHUP")
         self.fd_limit = raise_fd_limit()
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self._abandon_start()
+            raise
         logger.info("soulfra-supervisor {} watching {} service(s)", self.api_url,
                     len(self.services))
         hello = (f"API listening on {self.api_url}  (try: curl {self.api_url}/api/monitoring/"
@@ -296,6 +300,14 @@ class Daemon:
 
     async def shutdown(self) -> None:
         await graceful_shutdown(self, self.settings.shutdown_timeout, self._hurry)
+
+    async def _abandon_start(self) -> None:
+        """start() failed (e.g. the API port is taken) after it may have started services:
+        stop those marked stopOnExit, as a shutdown would; they would outlive the daemon."""
+        try:
+            await asyncio.wait_for(self.stop_processes(), self.settings.shutdown_timeout)
+        except Exception:
+            logger.exception("could not stop the services started before the start failed")
 
     async def stop_processes(self) -> None:
         specs = {n: s.restart for n, s in self.services.items() if s.restart is not None}

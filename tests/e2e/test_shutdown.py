@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -76,3 +77,30 @@ def test_sigterm_interrupts_a_long_recovery_within_the_bound_and_the_restart_res
     assert resolved["recoveryTime"] > 1000
     assert not [e for e in errors if e["correlationId"] != error["correlationId"]
                 and e["type"] != "config_invalid"], "no second incident for the same outage"
+
+
+@pytest.mark.timeout(60)
+def test_a_daemon_that_cannot_listen_stops_the_services_it_started(daemon_factory, tmp_path):
+    """The API's port taken: the daemon exits with an error, after it had already started its
+    services; those marked stopOnExit must not outlive it (one did: an orphan per failed start)."""
+    import re
+
+    import psutil
+
+    svc_port, pid_file = free_port(), tmp_path / "demo.pid"
+    d = daemon_factory(services_file({"demo": demo_service_config(svc_port, pid_file)}),
+                       start=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", d.port))
+        taken.listen(1)
+        d.start(wait=False)
+        assert d.proc is not None
+        code = d.proc.wait(timeout=40)
+    assert code != 0
+    assert "Address already in use" in d.log()
+    found = re.search(r"started demo as pid (\d+)", d.log())
+    assert found, "the daemon had started the service before it tried to listen"
+    started = int(found.group(1))
+    gone = not psutil.pid_exists(started) or \
+        psutil.Process(started).status() == psutil.STATUS_ZOMBIE
+    assert gone, "the service outlived the daemon that started it"
