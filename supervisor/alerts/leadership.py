@@ -1,6 +1,10 @@
 """Which node sends an incident's messages. Standalone, this node sends all of them; in a
 cluster (supervisor/cluster/incidents.py) the nodes that watch a shared service agree through
-Redis, so that one outage pages once and is closed once, whichever node saw it first."""
+Redis, so that one outage pages once and is closed once, whichever node saw it first.
+
+The daemon's own outages (the cluster's Redis or the shared store unreachable) cannot agree
+through Redis, which may be what is down: with a shared store they agree through PostgreSQL
+(store/shared/outage_pages.py), `OutageLeader`."""
 
 from __future__ import annotations
 
@@ -25,3 +29,20 @@ class LocalLeader:
 
     async def closing(self, service: str, fired: bool, paged_here: bool) -> str:
         return "recovered" if fired else "self_healed"
+
+
+class OutageLeader(Protocol):
+    async def opening(self, what: str, since: float) -> str:
+        """"" when this node pages about its outage of `what` (begun at `since`, wall
+        clock); otherwise the node that paged about the same outage."""
+
+    async def closing(self, what: str) -> bool:
+        """Whether this node sends the outage's "recovered" (the first to see it end)."""
+
+
+class LocalOutageLeader:
+    async def opening(self, what: str, since: float) -> str:
+        return ""
+
+    async def closing(self, what: str) -> bool:
+        return True

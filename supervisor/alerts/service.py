@@ -21,7 +21,12 @@ from supervisor.alerts.delivery import Deliverer
 from supervisor.alerts.digest import ReportSender
 from supervisor.alerts.escalation import Escalations, step_applies
 from supervisor.alerts.from_env import env_channels, fill_from_settings
-from supervisor.alerts.leadership import IncidentLeader, LocalLeader
+from supervisor.alerts.leadership import (
+    IncidentLeader,
+    LocalLeader,
+    LocalOutageLeader,
+    OutageLeader,
+)
 from supervisor.alerts.lifecycle import EVENTS, Alerter
 from supervisor.alerts.message import Alert, human_ms, new_alert_id
 from supervisor.alerts.outbox import Outbox, Pending
@@ -94,6 +99,8 @@ class AlertService:
         self.acks = Acks(store)
         self.escalations = Escalations(store)
         self.leader: IncidentLeader = LocalLeader()  # a cluster sets its own (daemon.py)
+        # the daemon's own outages: a shared store sets its own (cluster/multihost.py)
+        self.outage_leader: OutageLeader = LocalOutageLeader()
         self.alerter = Alerter(self)
         self.reports = ReportSender(store, tracker, self.outbox, self.alerter.send_now)
         self.config: Any = alerts_model()()
@@ -104,7 +111,8 @@ class AlertService:
 
     def subscribe(self) -> None:
         self.bus.subscribe("alerts", self.alerter.on_event, types=EVENTS)
-        self.bus.subscribe("alerts:own-outages", OwnOutageAlerts(self.alerter).on_event,
+        self.bus.subscribe("alerts:own-outages",
+                           OwnOutageAlerts(self.alerter, self.outage_leader).on_event,
                            types=OUTAGE_EVENTS)
 
     def configure(self, config: Any) -> None:

@@ -14,6 +14,7 @@ from supervisor.observability.outages import OwnOutage
 from supervisor.observability.selfwatch import SelfWatch
 from supervisor.observability.status import StatusBoard
 from supervisor.recovery.manager import RecoveryManager
+from supervisor.store.shared.outage_pages import SharedOutagePages
 from supervisor.store.shared.replicator import Replicator
 from supervisor.store.shared.shared import SharedStore
 from supervisor.systemd.shutdown import ShutdownHook
@@ -44,6 +45,8 @@ class MultiHost:
                 OwnOutage("shared store", SHARED_STORE_DOWN, selfwatch.report, host.bus,
                           host.store))
             host.status.register("sharedStore", self.replicator.to_dict)
+            # the daemon's own outages (Redis, the shared store) page once for the cluster
+            host.alerts.outage_leader = SharedOutagePages(self.shared_store, s.node_name)
         incidents = cluster_incidents(host.alerts, s, self._shared)
         if incidents is not None:
             host.shutdown_hooks.append(("close the cluster's incident keys", incidents.close))

@@ -52,7 +52,8 @@ class OwnOutage:
         logger.bind(correlation_id=self._cid).warning("{}", message)
         row = self._report(self.c, message, correlation_id=self._cid, outage=self.what)
         self._error_id = row["id"] if row else None
-        self._bus.publish("own_outage", SELF, self._cid, what=self.what, message=message,
+        self._bus.publish("own_outage", SELF, self._cid, what=self.what, since=self.since,
+                          message=message,
                           severity=str(self.c.severity), category=str(self.c.category),
                           errorType=self.c.type, errorId=self._error_id)
 

@@ -4,18 +4,21 @@ restart of the daemon, and is itself a stored, alerted error."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.alerts import alerts_of
 from tests.support.cluster import cluster_node
 from tests.support.helpers import DaemonProcess, services_file, wait_for
 from tests.support.pg_server import PostgresServer, pg_bin
 from tests.support.servers import RedisServer
 
 CONFIG = services_file({"sync": {}, "auth": {}})
+SETTLE_S = 3.0  # long enough for a second page to show up
 
 
 @pytest.fixture
@@ -128,3 +131,42 @@ def test_rows_queue_while_postgres_is_down_and_none_is_lost(
         assert "firing" in kinds and "recovered" in kinds
     finally:
         node.stop()
+
+
+@pytest.mark.timeout(150)
+def test_a_redis_outage_both_nodes_see_is_paged_once_and_its_end_once(
+        tmp_path: Path, postgres: PostgresServer, redis_server: RedisServer,
+        receiver: Any) -> None:
+    """Redis cannot arbitrate its own outage: the nodes agree in the shared store. Before,
+    every node that lost Redis paged about it (two nodes, two "firing", two "recovered")."""
+    cfg = services_file({"sync": {}})
+    cfg["errorMonitoring"]["alerts"] = {"groupWindowMs": 0, "channels": [
+        {"type": "webhook", "url": receiver.url("webhook"), "minIntervalMs": 0}]}
+    nodes = [cluster_node(tmp_path, n, cfg, redis_server.url, store_url=postgres.dsn())
+             for n in "ab"]
+
+    def pages(kind: str) -> list[dict[str, Any]]:
+        return [x for x in alerts_of(receiver.of("webhook"))
+                if x["kind"] == kind and "cluster Redis" in x.get("summary", "")]
+
+    try:
+        for d in nodes:
+            d.start()
+        for d in nodes:
+            wait_for(lambda d=d: d.get("/api/monitoring/status")[1]["sharedStore"]
+                     ["lastShippedAt"], timeout=30, what=f"{d.url} ships to the shared store")
+        redis_server.kill()
+        for d in nodes:  # each node stores the outage as its own error
+            wait_for(lambda d=d: any(e["type"] == "cluster_unreachable" for e in d.errors()),
+                     timeout=30, what=f"the outage stored on {d.url}")
+        wait_for(lambda: pages("firing"), timeout=20, what="a page about the outage")
+        time.sleep(SETTLE_S)
+        assert len(pages("firing")) == 1, pages("firing")
+
+        redis_server.start()
+        wait_for(lambda: pages("recovered"), timeout=40, what="the outage's end")
+        time.sleep(SETTLE_S)
+        assert len(pages("recovered")) == 1, pages("recovered")
+    finally:
+        for d in nodes:
+            d.stop()

@@ -116,6 +116,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX transitions_at ON {SCHEMA}.transitions (at);
     CREATE INDEX alerts_created ON {SCHEMA}.alerts (created_at);
     """,
+    # 2: who paged about an outage every node sees (Redis, the shared store): one row each
+    f"""
+    CREATE TABLE {SCHEMA}.outage_pages (
+        what text NOT NULL,
+        opened_by text NOT NULL,
+        opened_at timestamptz NOT NULL DEFAULT now(),
+        closed_by text,
+        closed_at timestamptz
+    );
+    CREATE UNIQUE INDEX outage_pages_open ON {SCHEMA}.outage_pages (what)
+        WHERE closed_at IS NULL;
+    CREATE INDEX outage_pages_closed ON {SCHEMA}.outage_pages (what, closed_at);
+    """,
 ]
 
 

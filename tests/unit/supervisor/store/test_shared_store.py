@@ -4,6 +4,7 @@ the replicator shipping a node's SQLite rows (also across an outage and twice ov
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from supervisor.core.taxonomy import SHARED_STORE_DOWN, TIMEOUT
 from supervisor.observability.outages import OwnOutage
 from supervisor.store.database import Store
 from supervisor.store.shared import capture
+from supervisor.store.shared.outage_pages import SharedOutagePages
 from supervisor.store.shared.replicator import Replicator
 from supervisor.store.shared.schema import MIGRATIONS, SCHEMA, TABLES, SchemaTooNew, migrate
 from supervisor.store.shared.shared import SharedStore, SharedStoreDown
@@ -226,3 +228,59 @@ async def test_an_outage_queues_rows_and_they_land_when_it_ends(
     outage_error = await store.get_error(reports.rows[0]["id"])
     assert outage_error is not None and outage_error["recovered"] == 1
     assert reports.rows[0]["id"] in landed  # the outage itself is in the shared history
+
+
+async def test_an_outage_every_node_sees_is_paged_once_and_closed_once(postgres):
+    url = await _fresh_database(postgres, "outage_pages")
+    stores = [SharedStore(url) for _ in range(3)]
+    a, b, c = (SharedOutagePages(s, n) for s, n in zip(stores, "abc", strict=True))
+    what = "cluster Redis redis://10.0.0.5:6379/0"
+    try:
+        began = time.time() - 2
+        # three nodes lose Redis at once: one pages, the others name it
+        said = await asyncio.gather(a.opening(what, began), b.opening(what, began),
+                                    c.opening(what, began))
+        assert sorted(said).count("") == 1, said
+        pager = "abc"[said.index("")]
+        assert all(s in ("", pager) for s in said)
+        assert await b.closing(what) is True, "the first to see it end says so"
+        assert await a.closing(what) is False and await c.closing(what) is False
+        assert await c.opening(what, began) == "b", "seen late: the same outage, no page"
+        again = time.time() + 0.5  # a new outage, after that one ended
+        await asyncio.sleep(0.6)
+        assert await c.opening(what, again) == "", "a new outage pages"
+        assert await a.opening(what, again) == "c"
+        assert await a.opening("shared store", again) == "", "another thing, another page"
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_the_shared_store_unreachable_pages_from_this_node():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = SharedStore(f"postgresql://nobody@127.0.0.1:{port}/none")
+    pages = SharedOutagePages(store, "a")
+    try:
+        assert await pages.opening("shared store", time.time()) == "", "a duplicate beats silence"
+        assert await pages.closing("shared store") is True
+    finally:
+        await store.close()
+
+
+async def test_an_outage_paged_while_postgres_was_away_gets_its_recovered(postgres):
+    url = await _fresh_database(postgres, "outage_solo")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    away = SharedStore(f"postgresql://nobody@127.0.0.1:{port}/none")
+    pages = SharedOutagePages(away, "a")
+    try:
+        assert await pages.opening("shared store", time.time()) == ""  # paged, no row
+        pages.store = SharedStore(url)  # PostgreSQL answers again
+        assert await pages.closing("shared store") is True, "who paged says it is over"
+        assert await pages.closing("shared store") is False, "once"
+    finally:
+        await away.close()
+        await pages.store.close()
