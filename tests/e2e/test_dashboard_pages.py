@@ -71,6 +71,9 @@ def test_service_page_shows_the_slope_and_a_red_bar(daemon_factory, page, tmp_pa
         page.click('#services a[href="/services/slope"]')
         expect(page.locator("#service-state")).to_have_text(re.compile("failing|gave_up"))
         page.click('#latency-section button[data-range="10m"]')
+        # the section is drawn anew once the 10m series arrives: until then the 1h chart (two
+        # 1-minute buckets) is still there, and a slow machine read that one
+        expect(page.locator("#latency-section h3")).to_have_text("Response time, last 10m")
         expect(page.locator("#latency-section svg.latency polyline.line").first).to_be_visible()
         # every drawn average, left to right (a bucket without answers splits the line)
         drawn = page.evaluate("""() => [...document.querySelectorAll(

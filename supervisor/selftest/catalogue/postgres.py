@@ -73,6 +73,8 @@ def server(lab: Lab, name: str) -> Server:
              "restart": {"command": argv, "pidFile": str(pid), "cwd": str(folder),
                          "autoStart": True, "stopOnExit": True, "stopTimeout": 5000}}
     postmaster = f"{folder}/data/postmaster.pid"
+    # what a peer (Monit) started records itself only here: the lab stops it by this one too
+    lab.remember_pid_file(Path(postmaster), marker=str(folder))
     return Server(entry, port, dsn,
                   f"  start program = \"/bin/sh -c 'cd {folder} && {' '.join(argv)} "
                   ">/dev/null 2>&1 &'\" with timeout 20 seconds\n",
