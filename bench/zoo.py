@@ -204,6 +204,7 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
         root = workdir / f"{peer_name}-{i}"
         lab = Lab(root / "lab", "")
         peer = peer_cls(reaper, root)
+        unhealed: list[str] = []
         try:
             # the faults the catalogue gives a Monit equivalent; the others' setups are dropped
             setups = {n: s for n, s in ((f.name, f.setup(lab)) for f in faults
@@ -221,7 +222,10 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
                 entries = [e for s in setups.values() for e in s.services.values()]
             time.sleep(START_TIMEOUT_S + 1)  # Monit tests ports only after the start timeout
             for name, setup in setups.items():
-                samples.setdefault(name, []).append(trial(setup, bound_s))
+                sample = trial(setup, bound_s)
+                samples.setdefault(name, []).append(sample)
+                if sample["healthy_s"] is None:
+                    unhealed.append(name)
                 try:
                     wait_for(partial(_all_up, entries), 30, 0.2, "every service up again")
                 except TimeoutError:  # a fault this peer did not repair: the next one anyway
@@ -229,7 +233,11 @@ def side_by_side(reaper: Reaper, workdir: Path, peer_name: str, faults: list[Fau
         finally:
             peer.stop()
             lab.close()
-            threading.Thread(target=shutil.rmtree, args=(root, True), daemon=True).start()
+            if unhealed:  # the peer's logs are all there is to learn why
+                print(f"  {peer_name}: kept {root} ({', '.join(unhealed)} not healed)",
+                      flush=True)
+            else:
+                threading.Thread(target=shutil.rmtree, args=(root, True), daemon=True).start()
         print(f"  {peer_name} round {i + 1}/{repeat} done", flush=True)
     out = {name: _sample_stats(s, bound_s) for name, s in samples.items()}
     for name, times in not_started.items():
