@@ -3,6 +3,9 @@ key and the node that reads it (the cluster view, a takeover) agree on its name 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 PREFIX = "soulfra:cluster:"
 
 
@@ -67,3 +70,18 @@ def parse_lease_value(value: str) -> tuple[str, int] | None:
     if not sep or not node or not token.isdigit():
         return None
     return node, int(token)
+
+
+def gave_up_value(node: str, reason: str, at: float) -> str:
+    return json.dumps({"node": node, "reason": reason, "at": at})
+
+
+def parse_gave_up_value(value: str) -> dict[str, Any]:
+    """{node, reason, at} of a gave_up_value; anything else found under the key still means
+    given up on, by an unknown node at an unknown time (node and at None)."""
+    try:
+        seen = json.loads(value)
+        return {"node": str(seen["node"]), "reason": str(seen["reason"]),
+                "at": float(seen["at"])}
+    except (ValueError, KeyError, TypeError):
+        return {"node": None, "reason": value, "at": None}

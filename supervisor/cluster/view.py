@@ -11,7 +11,6 @@ A node that is not alive shows what it last wrote (`keys.node_last_key`), with e
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from supervisor.cluster import keys
@@ -56,7 +55,7 @@ def build_view(me: str, *, standalone: bool, ttl_s: float | None, members: list[
         shared_services.append({"name": service, "states": states,
                                 "leaseHolder": parsed[0] if parsed else None,
                                 "fencingToken": parsed[1] if parsed else None,
-                                "gaveUp": gave_up_entry((gave_up or {}).get(service))})
+                                "gaveUp": _gave_up((gave_up or {}).get(service))})
     out: dict[str, Any] = {"node": me, "standalone": standalone, "ttlSeconds": ttl_s,
                            "nodes": nodes, "sharedServices": shared_services}
     if not standalone:
@@ -64,17 +63,8 @@ def build_view(me: str, *, standalone: bool, ttl_s: float | None, members: list[
     return out
 
 
-def gave_up_entry(value: str | None) -> dict[str, Any] | None:
-    """{node, reason, at} of a keys.gave_up_key record (garbage under the key: still given
-    up on, by an unknown node)."""
-    if value is None:
-        return None
-    try:
-        seen = json.loads(value)
-        return {"node": str(seen["node"]), "reason": str(seen["reason"]),
-                "at": float(seen["at"])}
-    except (ValueError, KeyError, TypeError):
-        return {"node": None, "reason": value, "at": None}
+def _gave_up(value: str | None) -> dict[str, Any] | None:
+    return keys.parse_gave_up_value(value) if value is not None else None
 
 
 async def read_view(redis: aioredis.Redis, me: str, ttl_s: float) -> dict[str, Any]:

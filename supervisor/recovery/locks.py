@@ -16,7 +16,6 @@ never touch Redis, so a Redis outage does not stop their repairs.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -271,9 +270,9 @@ class ClusterLease:
     async def gave_up(self, service: str, reason: str, *, shared: bool) -> None:
         if not shared:
             return
-        record = json.dumps({"node": self.node, "reason": reason, "at": time.time()})
         try:
-            await self._client.set(keys.gave_up_key(service), record)
+            await self._client.set(keys.gave_up_key(service),
+                                    keys.gave_up_value(self.node, reason, time.time()))
         except self._errors() as exc:
             self._down(f"noting that it gave up on {service}", exc)
 
@@ -301,14 +300,11 @@ class ClusterLease:
 
 
 def _gave_up_reason(record: str) -> str:
-    try:
-        seen = json.loads(record)
-        who, why = f"node {seen['node']}", str(seen["reason"])
-        when = utc_clock(float(seen["at"]))
-    except (ValueError, KeyError, TypeError):
-        who, why, when = "a node", record, "earlier"
-    return (f"{who} gave up on it at {when}: {why}; no node recovers it automatically until "
-            "it is healthy again (send force: true to recover it anyway)")
+    seen = keys.parse_gave_up_value(record)
+    who = f"node {seen['node']}" if seen["node"] else "a node"
+    when = utc_clock(seen["at"]) if seen["at"] is not None else "earlier"
+    return (f"{who} gave up on it at {when}: {seen['reason']}; no node recovers it "
+            "automatically until it is healthy again (send force: true to recover it anyway)")
 
 
 def cluster_lease(settings: Settings) -> ClusterLease | None:
