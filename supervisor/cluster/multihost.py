@@ -47,17 +47,12 @@ class MultiHost:
             host.status.register("sharedStore", self.replicator.to_dict)
             # the daemon's own outages (Redis, the shared store) page once for the cluster
             host.alerts.outage_leader = SharedOutagePages(self.shared_store, s.node_name)
-        incidents = cluster_incidents(host.alerts, s, self._shared)
+        incidents = cluster_incidents(host.alerts, s, host.recovery.is_shared)
         if incidents is not None:
             host.shutdown_hooks.append(("close the cluster's incident keys", incidents.close))
         # Cluster mode (docs/cluster.md): membership in Redis, lapses, GET .../cluster.
         self.cluster = ClusterNode(host, selfwatch) if s.cluster_mode else None
         self.mqtt_states = state_publisher(host)  # SOULFRA_EVENTS_MQTT_URL
-
-    def _shared(self, name: str) -> bool:
-        """A service several cluster nodes watch (`shared: true`)."""
-        plan = self.host.recovery.plans.get(name)
-        return plan is not None and plan.shared
 
     async def start_before_writes(self) -> None:
         """Right after the local store opens: the replicator's triggers must be on before

@@ -106,6 +106,11 @@ class RecoveryManager:
     def dependents_of(self, name: str) -> list[str]:
         return self.dependencies.dependents_of(name)
 
+    def is_shared(self, name: str) -> bool:
+        """A service several cluster nodes watch (`shared: true`)."""
+        plan = self.plans.get(name)
+        return plan is not None and plan.shared
+
     # -- configuration ----------------------------------------------------------------------
     def configure(self, services: Mapping[str, ServiceConfigBase],
                   defaults: RecoveryDefaults) -> None:
@@ -148,9 +153,7 @@ class RecoveryManager:
         elif state.is_up and not previous.is_up:
             self._up_at[service] = time.monotonic()
             await self.breakers.up_again(service, event.at, event.correlation_id)
-            plan = self.plans.get(service)
-            self.background.spawn(self.lock.healthy(service,
-                                                    shared=plan is not None and plan.shared))
+            self.background.spawn(self.lock.healthy(service, shared=self.is_shared(service)))
             self.background.spawn(undo_temporary_steps(
                 service, self.plans, contexts=self.contexts, journal=self.journal, bus=self.bus))
             if self.interrupted.pending(service):
